@@ -1,0 +1,14 @@
+// Package ports declares what core needs from the outside world and the plain
+// data that crosses those boundaries.
+//
+// "Ports" means outbound interfaces here (driven ports, in hexagonal terms):
+// the GCP environment a function runs in ([EnvironmentSource]) and the flush
+// that ends an invocation ([Flusher]). Inbound requests reach the function
+// through adapters/handler, which is not a port.
+//
+// OpenTelemetry's own interfaces (sdktrace.SpanExporter, sdktrace.Sampler,
+// sdktrace.SpanProcessor, propagation.TextMapPropagator) already are ports and
+// are not re-declared here.
+//
+// The package imports only the standard library.
+package ports

@@ -1,0 +1,30 @@
+package ports
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrNotOnGCP is returned by an EnvironmentSource outside Google Cloud. The
+// Environment returned with it still carries what the process environment and
+// the user's configuration said.
+var ErrNotOnGCP = errors.New("ports: not running on Google Cloud")
+
+// An EnvironmentSource reports the runtime Environment of the function
+// instance.
+//
+// Implementations must honour ctx (return by its deadline, with ctx.Err() or a
+// partial Environment), be safe for concurrent use, and never panic. Results
+// may be cached. A partial Environment with a nil error is allowed: fields that
+// are unknown are left empty.
+type EnvironmentSource interface {
+	Environment(ctx context.Context) (Environment, error)
+}
+
+// A Flusher exports what is pending. It is called after each invocation when
+// flush on exit is on; ForceFlush must return by ctx's deadline.
+//
+// *sdktrace.TracerProvider satisfies it, and so does core.Processor.
+type Flusher interface {
+	ForceFlush(ctx context.Context) error
+}
