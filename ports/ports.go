@@ -28,3 +28,10 @@ type EnvironmentSource interface {
 type Flusher interface {
 	ForceFlush(ctx context.Context) error
 }
+
+// ErrExportRejected marks an export error after which retrying the same spans
+// is pointless: the receiver refused them for good (a malformed request, a bad
+// token, a span too large to send). An exporter wraps it; a span processor
+// that sees it counts the spans as dropped instead of keeping them for the
+// next flush. Any other export error means "try again later".
+var ErrExportRejected = errors.New("ports: export rejected")

@@ -1,0 +1,73 @@
+# gcftrace: `make run` runs the main job, `make test` runs every test.
+
+GO        ?= go
+# Nested modules (examples, benchmarks, interop tests) keep their heavy
+# dependencies out of the library's go.mod.
+MODULES   := . $(patsubst %/go.mod,%,$(wildcard examples/go.mod bench/go.mod interop/go.mod))
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME  ?= 5s
+BENCHTIME ?= 1s
+
+.PHONY: all run test lint fmt fmt-check vet staticcheck tidy-check unit fuzz-short fuzz bench cover tidy examples ci
+
+all: fmt lint test
+
+## run: the main job: a traced function served by functions-framework-go,
+## exported to an embedded OTLP receiver, printed as a trace tree.
+run:
+	cd examples && $(GO) run ./local $(ARGS)
+
+## test: lint, then the race-enabled tests of every module and a brief fuzz.
+test: lint unit fuzz-short
+
+unit:
+	@for m in $(MODULES); do \
+		echo "== go test $$m"; \
+		(cd $$m && $(GO) test -race -shuffle=on -count=1 ./...) || exit 1; \
+	done
+
+lint: fmt-check vet staticcheck tidy-check
+
+fmt-check:
+	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
+
+staticcheck:
+	@for m in $(MODULES); do (cd $$m && $(GO) run $(STATICCHECK) ./...) || exit 1; done
+
+tidy-check:
+	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || { echo "go.mod of $$m is not tidy"; exit 1; }; done
+
+tidy:
+	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy) || exit 1; done
+
+## fuzz-short / fuzz: every native fuzz target, briefly (make test) or at length.
+FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' $$(git ls-files '*_test.go') 2>/dev/null | sed 's/func //' | sort -u)
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=2s
+
+fuzz:
+	@for f in $(FUZZ_TARGETS); do \
+		pkg=$$(grep -l "^func $$f(" $$(git ls-files '*_test.go') | head -1 | xargs dirname); \
+		echo "== fuzz $$f ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) ./$$pkg || exit 1; \
+	done
+
+## bench: side-by-side benchmarks against the anchors, printed as ratios.
+bench:
+	cd bench && $(GO) run ./cmd/report -benchtime=$(BENCHTIME)
+
+cover:
+	$(GO) test -coverprofile=coverage.out ./...
+	$(GO) tool cover -html=coverage.out -o coverage.html
+
+examples:
+	cd examples && $(GO) build ./...
+
+ci: test

@@ -1,0 +1,386 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/gcftrace/gcftrace/ports"
+)
+
+// Processor defaults.
+const (
+	DefaultMaxPending      = 2048
+	DefaultFlushTimeout    = 2 * time.Second
+	DefaultExportInterval  = 3 * time.Second
+	DefaultShutdownTimeout = 5 * time.Second
+
+	// MaxSpanAge is Dynatrace's acceptance window: spans that ended longer
+	// ago are refused by the backend, so they are dropped instead of sent.
+	MaxSpanAge = 60 * time.Minute
+)
+
+// Drop reasons reported by Stats.
+const (
+	DropBufferFull = "buffer_full" // the buffer was full; the oldest span made room
+	DropExpired    = "expired"     // ended longer ago than MaxSpanAge
+	DropRejected   = "rejected"    // the receiver refused the export for good
+	DropShutdown   = "shutdown"    // ended after Shutdown
+)
+
+// Processor is a sdktrace.SpanProcessor for functions: OnEnd puts sampled
+// spans into a bounded buffer and ForceFlush exports them inside a budget.
+//
+// Concurrent flushes share exports: at most one export runs at a time, each
+// carries every span pending when it starts, and a flush whose spans are
+// already in the running export waits for that one instead of starting its
+// own. Spans of a failed export go back into the buffer for the next flush,
+// unless the exporter said they were rejected for good
+// (ports.ErrExportRejected). Every dropped span is counted in Stats.
+//
+// In background mode (WithBackgroundExport) a goroutine also exports every
+// interval and whenever the buffer is half full.
+type Processor struct {
+	exp sdktrace.SpanExporter
+	cfg processorConfig
+
+	mu       sync.Mutex
+	pending  []sdktrace.ReadOnlySpan
+	inflight *flight
+	shutdown bool
+
+	wake chan struct{} // background mode: buffer half full
+	stop chan struct{}
+	done chan struct{}
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+
+	started, ended, exported, exports, coalesced atomic.Uint64
+	dropped                                      [4]atomic.Uint64
+}
+
+// flight is one export in progress; waiters block on done.
+type flight struct {
+	done chan struct{}
+	err  error
+}
+
+var _ sdktrace.SpanProcessor = (*Processor)(nil)
+var _ ports.Flusher = (*Processor)(nil)
+
+type processorConfig struct {
+	maxPending   int
+	flushTimeout time.Duration
+	interval     time.Duration // 0: no background export
+	logger       *slog.Logger
+	now          func() time.Time
+}
+
+// A ProcessorOption configures a Processor.
+type ProcessorOption interface{ apply(*processorConfig) }
+
+type processorOptionFunc func(*processorConfig)
+
+func (f processorOptionFunc) apply(c *processorConfig) { f(c) }
+
+// WithMaxPending bounds the number of ended spans waiting for export
+// (default 2048). When the buffer is full the oldest span is dropped.
+func WithMaxPending(n int) ProcessorOption {
+	return processorOptionFunc(func(c *processorConfig) {
+		if n > 0 {
+			c.maxPending = n
+		}
+	})
+}
+
+// WithFlushTimeout sets the budget of one ForceFlush (default 2s). The
+// caller's deadline, when earlier, wins.
+func WithFlushTimeout(d time.Duration) ProcessorOption {
+	return processorOptionFunc(func(c *processorConfig) {
+		if d > 0 {
+			c.flushTimeout = d
+		}
+	})
+}
+
+// WithBackgroundExport turns background mode on: spans are exported every
+// interval (DefaultExportInterval when interval <= 0) and whenever the buffer
+// is half full, off the invocation path. Use it when the CPU stays allocated
+// between requests (Cloud Run with "CPU always allocated", long-running
+// services).
+func WithBackgroundExport(interval time.Duration) ProcessorOption {
+	return processorOptionFunc(func(c *processorConfig) {
+		if interval <= 0 {
+			interval = DefaultExportInterval
+		}
+		c.interval = interval
+	})
+}
+
+// WithProcessorLogger sets the logger for rare failures. The default
+// discards.
+func WithProcessorLogger(l *slog.Logger) ProcessorOption {
+	return processorOptionFunc(func(c *processorConfig) {
+		if l != nil {
+			c.logger = l
+		}
+	})
+}
+
+// NewProcessor returns a Processor exporting through exp.
+func NewProcessor(exp sdktrace.SpanExporter, opts ...ProcessorOption) *Processor {
+	cfg := processorConfig{
+		maxPending:   DefaultMaxPending,
+		flushTimeout: DefaultFlushTimeout,
+		logger:       slog.New(slog.DiscardHandler),
+		now:          time.Now,
+	}
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	p := &Processor{exp: exp, cfg: cfg}
+	if cfg.interval > 0 {
+		p.wake = make(chan struct{}, 1)
+		p.stop = make(chan struct{})
+		p.done = make(chan struct{})
+		go p.background()
+	}
+	return p
+}
+
+// OnStart counts the span; see Stats.Unended.
+func (p *Processor) OnStart(context.Context, sdktrace.ReadWriteSpan) { p.started.Add(1) }
+
+// OnEnd buffers a sampled span for export. It never blocks on the network.
+func (p *Processor) OnEnd(s sdktrace.ReadOnlySpan) {
+	p.ended.Add(1)
+	if !s.SpanContext().IsSampled() {
+		return
+	}
+	p.mu.Lock()
+	if p.shutdown {
+		p.mu.Unlock()
+		p.drop(DropShutdown, 1)
+		return
+	}
+	if len(p.pending) >= p.cfg.maxPending {
+		p.pending[0] = nil
+		p.pending = p.pending[1:]
+		p.drop(DropBufferFull, 1)
+	}
+	p.pending = append(p.pending, s)
+	half := len(p.pending) >= p.cfg.maxPending/2
+	p.mu.Unlock()
+	if half && p.wake != nil {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// ForceFlush exports every span that ended before it was called and returns
+// when they are exported, when the export failed (the spans stay buffered for
+// the next flush), or when the budget ends: min(ctx's deadline, the flush
+// timeout). Cancelling ctx without a deadline, as a client hanging up does,
+// does not cut the flush short. With nothing pending it returns at once.
+func (p *Processor) ForceFlush(ctx context.Context) error {
+	ctx, cancel := p.budget(ctx)
+	defer cancel()
+	return p.flush(ctx)
+}
+
+func (p *Processor) budget(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	ctx = context.WithoutCancel(ctx)
+	if limit := time.Now().Add(p.cfg.flushTimeout); !ok || limit.Before(deadline) {
+		deadline = limit
+	}
+	return context.WithDeadline(ctx, deadline)
+}
+
+func (p *Processor) flush(ctx context.Context) error {
+	waited := false
+	for {
+		p.mu.Lock()
+		if len(p.pending) == 0 && p.inflight == nil {
+			p.mu.Unlock()
+			return nil
+		}
+		if f := p.inflight; f != nil {
+			// The running export covers this flush only when nothing ended
+			// since it started; either way, wait for it first.
+			covered := len(p.pending) == 0
+			p.mu.Unlock()
+			if !waited {
+				p.coalesced.Add(1)
+				waited = true
+			}
+			select {
+			case <-f.done:
+				if covered {
+					return f.err
+				}
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		batch := p.pending
+		p.pending = nil
+		f := &flight{done: make(chan struct{})}
+		p.inflight = f
+		p.mu.Unlock()
+
+		f.err = p.export(ctx, batch)
+
+		p.mu.Lock()
+		p.inflight = nil
+		p.mu.Unlock()
+		close(f.done)
+		return f.err
+	}
+}
+
+// export sends batch; on a retryable failure the spans go back to the front
+// of the buffer, oldest first, within the bound.
+func (p *Processor) export(ctx context.Context, batch []sdktrace.ReadOnlySpan) error {
+	p.exports.Add(1)
+	err := p.exp.ExportSpans(ctx, batch)
+	switch {
+	case err == nil:
+		p.exported.Add(uint64(len(batch)))
+	case errors.Is(err, ports.ErrExportRejected):
+		p.drop(DropRejected, len(batch))
+	default:
+		p.requeue(batch)
+	}
+	return err
+}
+
+func (p *Processor) requeue(batch []sdktrace.ReadOnlySpan) {
+	cutoff := p.cfg.now().Add(-MaxSpanAge)
+	keep := batch[:0:0]
+	for _, s := range batch {
+		if s.EndTime().Before(cutoff) {
+			p.drop(DropExpired, 1)
+			continue
+		}
+		keep = append(keep, s)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	merged := append(keep, p.pending...)
+	if over := len(merged) - p.cfg.maxPending; over > 0 {
+		p.drop(DropBufferFull, over)
+		merged = merged[over:]
+	}
+	p.pending = merged
+}
+
+func (p *Processor) background() {
+	defer close(p.done)
+	t := time.NewTicker(p.cfg.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		case <-p.wake:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.flushTimeout)
+		if err := p.flush(ctx); err != nil {
+			p.cfg.logger.Debug("gcftrace: background export", "err", err)
+		}
+		cancel()
+	}
+}
+
+// Shutdown stops background work, makes a final flush bounded by ctx
+// (DefaultShutdownTimeout when ctx has no deadline) and shuts the exporter
+// down. Spans ending afterwards are dropped and counted. It is idempotent.
+func (p *Processor) Shutdown(ctx context.Context) error {
+	p.shutdownOnce.Do(func() {
+		if p.stop != nil {
+			close(p.stop)
+			<-p.done
+		}
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, DefaultShutdownTimeout)
+			defer cancel()
+		}
+		err := p.flush(ctx)
+		p.mu.Lock()
+		p.shutdown = true
+		left := len(p.pending)
+		p.pending = nil
+		p.mu.Unlock()
+		p.drop(DropShutdown, left)
+		p.shutdownErr = errors.Join(err, p.exp.Shutdown(ctx))
+	})
+	return p.shutdownErr
+}
+
+func (p *Processor) drop(reason string, n int) {
+	if n <= 0 {
+		return
+	}
+	p.dropped[dropIndex(reason)].Add(uint64(n))
+}
+
+func dropIndex(reason string) int {
+	switch reason {
+	case DropBufferFull:
+		return 0
+	case DropExpired:
+		return 1
+	case DropRejected:
+		return 2
+	default:
+		return 3
+	}
+}
+
+// ProcessorStats are a Processor's counters since it was created.
+type ProcessorStats struct {
+	Pending   int               // ended spans waiting for export
+	Exported  uint64            // spans the exporter accepted
+	Dropped   map[string]uint64 // spans given up, by reason (Drop* constants)
+	Exports   uint64            // ExportSpans calls
+	Coalesced uint64            // flushes that waited for another flush's export
+	Started   uint64            // spans started (recording)
+	Unended   uint64            // spans started but not ended yet
+}
+
+// Stats reports the processor's counters.
+func (p *Processor) Stats() ProcessorStats {
+	p.mu.Lock()
+	pending := len(p.pending)
+	p.mu.Unlock()
+	started, ended := p.started.Load(), p.ended.Load()
+	s := ProcessorStats{
+		Pending:   pending,
+		Exported:  p.exported.Load(),
+		Exports:   p.exports.Load(),
+		Coalesced: p.coalesced.Load(),
+		Started:   started,
+		Dropped:   map[string]uint64{},
+	}
+	if started > ended {
+		s.Unended = started - ended
+	}
+	for _, r := range []string{DropBufferFull, DropExpired, DropRejected, DropShutdown} {
+		if n := p.dropped[dropIndex(r)].Load(); n > 0 {
+			s.Dropped[r] = n
+		}
+	}
+	return s
+}

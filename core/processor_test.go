@@ -1,0 +1,242 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/gcftrace/gcftrace/core"
+	"github.com/gcftrace/gcftrace/ports"
+)
+
+// gateExporter blocks each export until release is closed (nil: no gate)
+// and fails while fail is set.
+type gateExporter struct {
+	tracetest.InMemoryExporter
+	calls   atomic.Int64
+	fail    atomic.Pointer[error]
+	release chan struct{}
+}
+
+func (g *gateExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	g.calls.Add(1)
+	if g.release != nil {
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := g.fail.Load(); err != nil {
+		return *err
+	}
+	return g.InMemoryExporter.ExportSpans(ctx, spans)
+}
+
+// Shutdown keeps the recorded spans (the in-memory exporter's resets them).
+func (g *gateExporter) Shutdown(context.Context) error { return nil }
+
+func newProvider(p *core.Processor) *sdktrace.TracerProvider {
+	return sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(p))
+}
+
+func endSpans(tp *sdktrace.TracerProvider, n int) {
+	tr := tp.Tracer("test")
+	for i := range n {
+		_, s := tr.Start(context.Background(), fmt.Sprintf("span-%d", i))
+		s.End()
+	}
+}
+
+func TestProcessorFlushExportsPending(t *testing.T) {
+	exp := &gateExporter{}
+	p := core.NewProcessor(exp)
+	tp := newProvider(p)
+	endSpans(tp, 3)
+	if err := p.ForceFlush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(exp.GetSpans()); got != 3 {
+		t.Fatalf("exported %d spans, want 3", got)
+	}
+	st := p.Stats()
+	if st.Exported != 3 || st.Pending != 0 || st.Exports != 1 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+func TestProcessorFlushWithNothingPendingCostsNoExport(t *testing.T) {
+	exp := &gateExporter{}
+	p := core.NewProcessor(exp)
+	for range 5 {
+		if err := p.ForceFlush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := exp.calls.Load(); n != 0 {
+		t.Fatalf("%d exports for empty flushes, want 0", n)
+	}
+}
+
+func TestProcessorFailedExportKeepsSpans(t *testing.T) {
+	exp := &gateExporter{}
+	down := errors.New("endpoint down")
+	exp.fail.Store(&down)
+	p := core.NewProcessor(exp)
+	tp := newProvider(p)
+	endSpans(tp, 4)
+	if err := p.ForceFlush(t.Context()); !errors.Is(err, down) {
+		t.Fatalf("ForceFlush = %v, want %v", err, down)
+	}
+	if st := p.Stats(); st.Pending != 4 {
+		t.Fatalf("pending after failure = %d, want 4", st.Pending)
+	}
+	exp.fail.Store(nil)
+	if err := p.ForceFlush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(exp.GetSpans()); got != 4 {
+		t.Fatalf("exported %d after recovery, want 4", got)
+	}
+}
+
+func TestProcessorRejectedExportDropsAndCounts(t *testing.T) {
+	exp := &gateExporter{}
+	rejected := fmt.Errorf("401: %w", ports.ErrExportRejected)
+	exp.fail.Store(&rejected)
+	p := core.NewProcessor(exp)
+	endSpans(newProvider(p), 2)
+	_ = p.ForceFlush(t.Context())
+	st := p.Stats()
+	if st.Pending != 0 || st.Dropped[core.DropRejected] != 2 {
+		t.Fatalf("stats = %+v, want 0 pending and 2 rejected", st)
+	}
+}
+
+func TestProcessorBufferBound(t *testing.T) {
+	exp := &gateExporter{}
+	p := core.NewProcessor(exp, core.WithMaxPending(10))
+	endSpans(newProvider(p), 25)
+	st := p.Stats()
+	if st.Pending != 10 || st.Dropped[core.DropBufferFull] != 15 {
+		t.Fatalf("stats = %+v, want 10 pending and 15 dropped", st)
+	}
+	_ = p.ForceFlush(t.Context())
+	spans := exp.GetSpans()
+	if len(spans) != 10 || spans[0].Name != "span-15" {
+		t.Fatalf("exported %d spans starting at %q; want the newest 10 from span-15", len(spans), spans[0].Name)
+	}
+}
+
+func TestProcessorFlushBudgetHoldsWhenExportHangs(t *testing.T) {
+	exp := &gateExporter{release: make(chan struct{})} // never released
+	p := core.NewProcessor(exp, core.WithFlushTimeout(100*time.Millisecond))
+	endSpans(newProvider(p), 1)
+	start := time.Now()
+	err := p.ForceFlush(context.Background())
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ForceFlush = %v, want deadline exceeded", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("flush took %v with a 100ms budget", d)
+	}
+	if st := p.Stats(); st.Pending != 1 {
+		t.Fatalf("pending after timeout = %d, want 1 (kept for the next flush)", st.Pending)
+	}
+}
+
+func TestProcessorFlushIgnoresCancellationWithoutDeadline(t *testing.T) {
+	exp := &gateExporter{}
+	p := core.NewProcessor(exp)
+	endSpans(newProvider(p), 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // the client hung up
+	if err := p.ForceFlush(ctx); err != nil {
+		t.Fatalf("ForceFlush after hang-up = %v, want nil", err)
+	}
+	if len(exp.GetSpans()) != 1 {
+		t.Fatal("span not exported after the caller's context was cancelled")
+	}
+}
+
+func TestProcessorConcurrentFlushesCoalesce(t *testing.T) {
+	exp := &gateExporter{release: make(chan struct{})}
+	p := core.NewProcessor(exp)
+	tp := newProvider(p)
+	endSpans(tp, 1)
+
+	first := make(chan error, 1)
+	go func() { first <- p.ForceFlush(t.Context()) }()
+	for exp.calls.Load() == 0 { // the first export is running
+		time.Sleep(time.Millisecond)
+	}
+	const n = 50
+	endSpans(tp, n) // not covered by the running export
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() { errs <- p.ForceFlush(t.Context()) })
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(exp.release)
+	wg.Wait()
+	close(errs)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(exp.GetSpans()); got != n+1 {
+		t.Fatalf("exported %d spans, want %d, each once", got, n+1)
+	}
+	if calls := exp.calls.Load(); calls > 3 {
+		t.Fatalf("%d exports for %d concurrent flushes, want at most 3", calls, n+1)
+	}
+	if st := p.Stats(); st.Coalesced == 0 {
+		t.Fatalf("no coalesced flushes counted: %+v", st)
+	}
+}
+
+func TestProcessorShutdownFlushesAndIsIdempotent(t *testing.T) {
+	exp := &gateExporter{}
+	p := core.NewProcessor(exp, core.WithBackgroundExport(time.Hour))
+	tp := newProvider(p)
+	endSpans(tp, 2)
+	if err := p.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(exp.GetSpans()) != 2 {
+		t.Fatalf("exported %d at shutdown, want 2", len(exp.GetSpans()))
+	}
+	endSpans(tp, 1) // the provider is not shut down; the processor is
+	if st := p.Stats(); st.Dropped[core.DropShutdown] != 1 {
+		t.Fatalf("span after shutdown not counted: %+v", st)
+	}
+}
+
+func TestProcessorBackgroundExportsWithoutFlush(t *testing.T) {
+	exp := &gateExporter{}
+	p := core.NewProcessor(exp, core.WithBackgroundExport(10*time.Millisecond))
+	defer p.Shutdown(context.Background())
+	endSpans(newProvider(p), 3)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(exp.GetSpans()) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("background export did not run")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
