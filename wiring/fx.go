@@ -1,0 +1,91 @@
+package wiring
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.uber.org/fx"
+
+	"github.com/gcftrace/gcftrace/core"
+	"github.com/gcftrace/gcftrace/ports"
+)
+
+// Module wires gcftrace with the default adapters and configuration from the
+// environment. It provides *Tracing, *sdktrace.TracerProvider and
+// propagation.TextMapPropagator; OnStop shuts the provider down, which
+// flushes. It sets no globals.
+//
+// A configuration error fails the application's start (fx.New), unlike New,
+// which lets the function run untraced.
+var Module = fx.Module("gcftrace", ConfigModule, MetadataModule, ExportModule, CoreModule)
+
+// ConfigModule provides core.Config from DT_*, OTEL_* and dtconfig.json.
+// Replace it with fx.Supply(cfg) or fx.Replace(cfg) to configure in code.
+var ConfigModule = fx.Module("gcftrace.config",
+	fx.Provide(core.ConfigFromEnv),
+)
+
+// MetadataModule provides the ports.EnvironmentSource over the GCP metadata
+// server and the process environment. Swap it in tests with
+// fx.Replace(fx.Annotate(src, fx.As(new(ports.EnvironmentSource)))).
+var MetadataModule = fx.Module("gcftrace.metadata",
+	fx.Provide(newEnvironmentSource),
+)
+
+// ExportModule provides the OTLP/HTTP exporter as a sdktrace.SpanExporter.
+// Swap it with fx.Replace(fx.Annotate(exp, fx.As(new(sdktrace.SpanExporter)))).
+var ExportModule = fx.Module("gcftrace.export",
+	fx.Provide(newExporterFx),
+)
+
+// CoreModule assembles processor, sampler, propagator and provider from a
+// core.Config, a ports.EnvironmentSource and a sdktrace.SpanExporter.
+var CoreModule = fx.Module("gcftrace.core",
+	fx.Provide(
+		newTracingFx,
+		(*Tracing).TracerProvider,
+		(*Tracing).Propagator,
+	),
+)
+
+// TracingParams are the dependencies of the *Tracing provider.
+type TracingParams struct {
+	fx.In
+
+	Lifecycle fx.Lifecycle
+	Config    core.Config
+	Env       ports.EnvironmentSource
+	Exporter  sdktrace.SpanExporter
+	Logger    *slog.Logger `optional:"true"`
+}
+
+// ExporterParams are the dependencies of the exporter provider.
+type ExporterParams struct {
+	fx.In
+
+	Config core.Config
+	Logger *slog.Logger `optional:"true"`
+}
+
+func newExporterFx(p ExporterParams) (sdktrace.SpanExporter, error) {
+	return newExporter(p.Config, loggerOr(p.Logger, p.Config))
+}
+
+func newTracingFx(p TracingParams) (*Tracing, error) {
+	if err := p.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("gcftrace: %w", err)
+	}
+	logger := loggerOr(p.Logger, p.Config)
+	t := build(context.Background(), p.Config, p.Env, p.Exporter, logger)
+	p.Lifecycle.Append(fx.StopHook(t.Shutdown))
+	return t, nil
+}
+
+func loggerOr(l *slog.Logger, cfg core.Config) *slog.Logger {
+	if l != nil {
+		return l
+	}
+	return newLogger(cfg.LoggingDestination)
+}

@@ -1,0 +1,261 @@
+package wiring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/gcftrace/gcftrace/adapters/export"
+	"github.com/gcftrace/gcftrace/adapters/handler"
+	"github.com/gcftrace/gcftrace/adapters/metadata"
+	"github.com/gcftrace/gcftrace/core"
+	"github.com/gcftrace/gcftrace/ports"
+)
+
+// Tracing is a configured tracing pipeline. A nil *Tracing is valid: it
+// traces nothing and none of its methods panic, so a function whose
+// configuration is missing still runs.
+type Tracing struct {
+	tp          *sdktrace.TracerProvider
+	prop        propagation.TextMapPropagator
+	processor   *core.Processor
+	flushOnExit bool
+}
+
+// An Option configures New.
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	cfg      *core.Config
+	logger   *slog.Logger
+	env      ports.EnvironmentSource
+	exporter sdktrace.SpanExporter
+}
+
+// WithConfig uses cfg instead of reading the environment and dtconfig.json.
+// Start from core.NewDefaultConfig.
+func WithConfig(cfg core.Config) Option {
+	return optionFunc(func(o *options) { o.cfg = &cfg })
+}
+
+// WithLogger sets the logger for lifecycle events and rare failures. The
+// default follows DT_LOGGING_DESTINATION (off, stdout or stderr).
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(o *options) { o.logger = l })
+}
+
+// WithEnvironmentSource replaces the GCP metadata adapter.
+func WithEnvironmentSource(src ports.EnvironmentSource) Option {
+	return optionFunc(func(o *options) { o.env = src })
+}
+
+// WithExporter replaces the OTLP/HTTP exporter, e.g. with
+// tracetest.NewInMemoryExporter in tests.
+func WithExporter(exp sdktrace.SpanExporter) Option {
+	return optionFunc(func(o *options) { o.exporter = exp })
+}
+
+// New reads the configuration (unless WithConfig is given), checks it and
+// assembles the pipeline, the plain-Go equivalent of Dynatrace's
+// configure_dynatrace. When the configuration is incomplete or wrong it
+// returns a nil *Tracing, which traces nothing, and an error listing every
+// problem. With OTEL_SDK_DISABLED=true it returns nil, nil.
+//
+// New does not set the global tracer provider or propagator; that is the
+// application's choice (otel.SetTracerProvider(t.TracerProvider())).
+func New(ctx context.Context, opts ...Option) (*Tracing, error) {
+	var o options
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(&o)
+		}
+	}
+	var cfg core.Config
+	if o.cfg != nil {
+		cfg = *o.cfg
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("gcftrace: tracing off: %w", err)
+		}
+	} else {
+		var err error
+		if cfg, err = core.ConfigFromEnv(); err != nil {
+			return nil, fmt.Errorf("gcftrace: tracing off: %w", err)
+		}
+	}
+	if cfg.Disabled {
+		return nil, nil
+	}
+	logger := o.logger
+	if logger == nil {
+		logger = newLogger(cfg.LoggingDestination)
+	}
+	for _, w := range cfg.Warnings {
+		logger.Warn("gcftrace: configuration", "warning", w)
+	}
+
+	src := o.env
+	if src == nil {
+		src = newEnvironmentSource(cfg)
+	}
+	exp := o.exporter
+	if exp == nil {
+		var err error
+		if exp, err = newExporter(cfg, logger); err != nil {
+			return nil, fmt.Errorf("gcftrace: tracing off: %w", err)
+		}
+	}
+	t := build(ctx, cfg, src, exp, logger)
+	logger.Info("gcftrace: tracing on", "config", cfg)
+	return t, nil
+}
+
+// build assembles the pipeline from its parts; New and Module share it.
+func build(ctx context.Context, cfg core.Config, src ports.EnvironmentSource, exp sdktrace.SpanExporter, logger *slog.Logger) *Tracing {
+	env := environment(ctx, src, logger)
+	procOpts := []core.ProcessorOption{
+		core.WithFlushTimeout(cfg.FlushTimeout),
+		core.WithProcessorLogger(logger),
+	}
+	if !cfg.FlushOnExit {
+		procOpts = append(procOpts, core.WithBackgroundExport(core.DefaultExportInterval))
+	}
+	proc := core.NewProcessor(exp, procOpts...)
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithResource(core.NewResource(env, cfg)),
+		sdktrace.WithSampler(newSampler(cfg)),
+		sdktrace.WithSpanProcessor(proc),
+	)
+	return &Tracing{tp: tp, prop: newPropagator(cfg), processor: proc, flushOnExit: cfg.FlushOnExit}
+}
+
+// environmentTimeout bounds the environment lookup at setup.
+const environmentTimeout = 250 * time.Millisecond
+
+func environment(ctx context.Context, src ports.EnvironmentSource, logger *slog.Logger) ports.Environment {
+	ctx, cancel := context.WithTimeout(ctx, environmentTimeout)
+	defer cancel()
+	env, err := src.Environment(ctx)
+	if err != nil && !errors.Is(err, ports.ErrNotOnGCP) {
+		logger.Warn("gcftrace: environment incomplete", "err", err)
+	}
+	return env
+}
+
+func newEnvironmentSource(core.Config) ports.EnvironmentSource {
+	return metadata.New(metadata.Config{})
+}
+
+func newExporter(cfg core.Config, logger *slog.Logger) (*export.Exporter, error) {
+	ec := export.NewDefaultConfig()
+	ec.Endpoint = cfg.Endpoint
+	ec.Token = cfg.Token
+	ec.Headers = cfg.Headers
+	if cfg.Compression != "" {
+		ec.Compression = cfg.Compression
+	}
+	if cfg.Timeout > 0 {
+		ec.Timeout = cfg.Timeout
+	}
+	return export.New(ec, export.WithLogger(logger))
+}
+
+func newSampler(core.Config) sdktrace.Sampler {
+	return sdktrace.ParentBased(sdktrace.AlwaysSample())
+}
+
+func newPropagator(core.Config) propagation.TextMapPropagator {
+	return propagation.TraceContext{}
+}
+
+func newLogger(destination string) *slog.Logger {
+	var w io.Writer
+	switch destination {
+	case "stdout":
+		w = os.Stdout
+	case "stderr":
+		w = os.Stderr
+	default:
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// off is the provider of a nil *Tracing: it records nothing.
+var off = sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
+
+// TracerProvider returns the provider. For a nil *Tracing it is a provider
+// that records nothing.
+func (t *Tracing) TracerProvider() *sdktrace.TracerProvider {
+	if t == nil {
+		return off
+	}
+	return t.tp
+}
+
+// Propagator returns the propagator: W3C TraceContext, plus Dynatrace's
+// context when DT_TENANT and DT_CLUSTER_ID are set.
+func (t *Tracing) Propagator() propagation.TextMapPropagator {
+	if t == nil {
+		return propagation.TraceContext{}
+	}
+	return t.prop
+}
+
+// Processor returns the span processor, for its Stats. It is nil for a nil
+// *Tracing.
+func (t *Tracing) Processor() *core.Processor {
+	if t == nil {
+		return nil
+	}
+	return t.processor
+}
+
+// HandlerOptions returns the options that connect adapters/handler wrappers
+// to this pipeline: its provider, its propagator and, when flush on exit is
+// on, its processor as the flusher. For a nil *Tracing the wrappers trace
+// nothing.
+func (t *Tracing) HandlerOptions() []handler.Option {
+	if t == nil {
+		return []handler.Option{handler.WithTracerProvider(noop.NewTracerProvider())}
+	}
+	opts := []handler.Option{handler.WithTracerProvider(t.tp), handler.WithPropagator(t.prop)}
+	if t.flushOnExit {
+		opts = append(opts, handler.WithFlusher(t.processor))
+	}
+	return opts
+}
+
+// ForceFlush exports what is pending within ctx's deadline and the flush
+// budget.
+func (t *Tracing) ForceFlush(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
+	return t.processor.ForceFlush(ctx)
+}
+
+// Shutdown flushes what is pending and stops the pipeline, bounded by ctx
+// (5s when ctx has no deadline). It is idempotent.
+func (t *Tracing) Shutdown(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, core.DefaultShutdownTimeout)
+		defer cancel()
+	}
+	return t.tp.Shutdown(ctx)
+}

@@ -1,0 +1,175 @@
+package wiring_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+	"go.uber.org/goleak"
+
+	"github.com/gcftrace/gcftrace/adapters/export/exporttest"
+	"github.com/gcftrace/gcftrace/adapters/handler"
+	"github.com/gcftrace/gcftrace/core"
+	"github.com/gcftrace/gcftrace/ports"
+	"github.com/gcftrace/gcftrace/ports/portstest"
+	"github.com/gcftrace/gcftrace/wiring"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// keepExporter is an in-memory exporter whose Shutdown keeps the spans.
+type keepExporter struct{ *tracetest.InMemoryExporter }
+
+func (keepExporter) Shutdown(context.Context) error { return nil }
+
+func newKeepExporter() keepExporter { return keepExporter{tracetest.NewInMemoryExporter()} }
+
+var env = portstest.StaticEnvironment{
+	Platform: ports.PlatformFunctionsGen2, Function: "hello", Revision: "hello-00001",
+	ProjectID: "my-project", Region: "europe-west3",
+}
+
+func localConfig(endpoint string) core.Config {
+	cfg := core.NewDefaultConfig()
+	cfg.Endpoint = endpoint
+	return cfg
+}
+
+func resourceAttr(s tracetest.SpanStub, k attribute.Key) string {
+	v, _ := s.Resource.Set().Value(k)
+	return v.Emit()
+}
+
+func TestNewTracesAndFlushesOnExit(t *testing.T) {
+	exp := newKeepExporter()
+	tr, err := wiring.New(t.Context(),
+		wiring.WithConfig(localConfig("http://127.0.0.1:4318/v1/traces")),
+		wiring.WithEnvironmentSource(env),
+		wiring.WithExporter(exp),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+
+	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+
+	spans := exp.GetSpans() // flushed on exit: no ForceFlush here
+	if len(spans) != 1 {
+		t.Fatalf("%d spans exported after the invocation, want 1", len(spans))
+	}
+	for k, want := range map[attribute.Key]string{
+		"service.name": "hello", "faas.name": "hello", "cloud.provider": "gcp",
+		"cloud.platform": "gcp_cloud_functions", "cloud.region": "europe-west3",
+		"cloud.account.id": "my-project",
+		"faas.id":          "//cloudfunctions.googleapis.com/projects/my-project/locations/europe-west3/functions/hello",
+	} {
+		if got := resourceAttr(spans[0], k); got != want {
+			t.Errorf("resource %s = %q, want %q", k, got, want)
+		}
+	}
+}
+
+func TestNewEndToEndOverOTLP(t *testing.T) {
+	sink, err := exporttest.NewSink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	tr, err := wiring.New(t.Context(), wiring.WithConfig(localConfig(sink.URL())), wiring.WithEnvironmentSource(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if err := sink.WaitForSpans(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNewMissingConfigurationListsWhatIsMissing(t *testing.T) {
+	for _, k := range []string{"DT_CONNECTION_BASE_URL", "DT_CONNECTION_AUTH_TOKEN", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "DT_CONFIG_FILE_PATH", "DT_CONFIG_FILE", "OTEL_SDK_DISABLED", "K_SERVICE"} {
+		t.Setenv(k, "")
+	}
+	t.Chdir(t.TempDir())
+	tr, err := wiring.New(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "DT_CONNECTION_BASE_URL") {
+		t.Fatalf("err = %v, want one naming DT_CONNECTION_BASE_URL", err)
+	}
+	if tr != nil {
+		t.Fatalf("got a *Tracing with a broken configuration")
+	}
+	// The function still runs, untraced, through a nil *Tracing.
+	h := handler.HTTP(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }), tr.HandlerOptions()...)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 204 {
+		t.Fatalf("untraced function answered %d", rec.Code)
+	}
+}
+
+func TestNilTracingIsSafe(t *testing.T) {
+	var tr *wiring.Tracing
+	_, span := tr.TracerProvider().Tracer("x").Start(t.Context(), "s")
+	if span.IsRecording() {
+		t.Error("nil *Tracing records spans")
+	}
+	span.End()
+	if tr.Propagator() == nil || tr.HandlerOptions() == nil {
+		t.Error("nil *Tracing returned nil parts")
+	}
+	if err := tr.ForceFlush(t.Context()); err != nil {
+		t.Error(err)
+	}
+	if err := tr.Shutdown(t.Context()); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestNewDisabled(t *testing.T) {
+	cfg := core.NewDefaultConfig()
+	cfg.Disabled = true
+	tr, err := wiring.New(t.Context(), wiring.WithConfig(cfg))
+	if tr != nil || err != nil {
+		t.Fatalf("New with OTEL_SDK_DISABLED = %v, %v; want nil, nil", tr, err)
+	}
+}
+
+func TestModuleValidates(t *testing.T) {
+	if err := fx.ValidateApp(wiring.Module); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestModuleSwapsAdapters(t *testing.T) {
+	exp := newKeepExporter()
+	var tp *sdktrace.TracerProvider
+	app := fxtest.New(t,
+		wiring.Module,
+		fx.Replace(localConfig("http://127.0.0.1:4318/v1/traces")),
+		fx.Replace(fx.Annotate(ports.EnvironmentSource(env), fx.As(new(ports.EnvironmentSource)))),
+		fx.Replace(fx.Annotate(sdktrace.SpanExporter(exp), fx.As(new(sdktrace.SpanExporter)))),
+		fx.Populate(&tp),
+	)
+	app.RequireStart()
+	_, span := tp.Tracer("test").Start(t.Context(), "work")
+	span.End()
+	app.RequireStop() // OnStop shuts the provider down, which flushes
+
+	spans := exp.GetSpans()
+	if len(spans) != 1 || spans[0].Name != "work" {
+		t.Fatalf("exported %v, want the one span after stop", spans)
+	}
+	if got := resourceAttr(spans[0], "faas.name"); got != "hello" {
+		t.Errorf("faas.name = %q from the swapped environment source", got)
+	}
+}
