@@ -58,6 +58,8 @@ type Processor struct {
 	stop chan struct{}
 	done chan struct{}
 
+	comp completion
+
 	shutdownOnce sync.Once
 	shutdownErr  error
 
@@ -80,6 +82,8 @@ type processorConfig struct {
 	interval     time.Duration // 0: no background export
 	logger       *slog.Logger
 	now          func() time.Time
+	resourceWait time.Duration
+	spanIdentity bool
 }
 
 // A ProcessorOption configures a Processor.
@@ -145,6 +149,9 @@ func NewProcessor(exp sdktrace.SpanExporter, opts ...ProcessorOption) *Processor
 		o.apply(&cfg)
 	}
 	p := &Processor{exp: exp, cfg: cfg}
+	p.comp.wait = cfg.resourceWait
+	p.comp.identity = cfg.spanIdentity
+	p.comp.ready = make(chan struct{})
 	if cfg.interval > 0 {
 		p.wake = make(chan struct{}, 1)
 		p.stop = make(chan struct{})
@@ -248,14 +255,21 @@ func (p *Processor) flush(ctx context.Context) error {
 	}
 }
 
-// export sends batch; on a retryable failure the spans go back to the front
-// of the buffer, oldest first, within the bound.
+// export sends batch; on a retryable failure the spans that were not
+// delivered go back to the front of the buffer, oldest first, within the
+// bound.
 func (p *Processor) export(ctx context.Context, batch []sdktrace.ReadOnlySpan) error {
 	p.exports.Add(1)
-	err := p.exp.ExportSpans(ctx, batch)
+	p.comp.awaitResource(ctx)
+	err := p.exp.ExportSpans(ctx, p.comp.prepare(batch))
+	var undelivered ports.UndeliveredError
 	switch {
 	case err == nil:
 		p.exported.Add(uint64(len(batch)))
+	case errors.As(err, &undelivered):
+		retry := undelivered.Undelivered()
+		p.exported.Add(uint64(len(batch) - min(len(retry), len(batch))))
+		p.requeue(retry)
 	case errors.Is(err, ports.ErrExportRejected):
 		p.drop(DropRejected, len(batch))
 	default:
@@ -268,6 +282,7 @@ func (p *Processor) requeue(batch []sdktrace.ReadOnlySpan) {
 	cutoff := p.cfg.now().Add(-MaxSpanAge)
 	keep := batch[:0:0]
 	for _, s := range batch {
+		s = original(s)
 		if s.EndTime().Before(cutoff) {
 			p.drop(DropExpired, 1)
 			continue

@@ -3,6 +3,8 @@ package ports
 import (
 	"context"
 	"errors"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // ErrNotOnGCP is returned by an EnvironmentSource outside Google Cloud. The
@@ -35,3 +37,12 @@ type Flusher interface {
 // that sees it counts the spans as dropped instead of keeping them for the
 // next flush. Any other export error means "try again later".
 var ErrExportRejected = errors.New("ports: export rejected")
+
+// An UndeliveredError is an export error that knows which spans of the
+// batch were not delivered and may be exported again later. The batch's
+// other spans were delivered, or dropped and counted by the exporter. A span
+// processor keeps only Undelivered() for the next flush.
+type UndeliveredError interface {
+	error
+	Undelivered() []sdktrace.ReadOnlySpan
+}

@@ -1,7 +1,6 @@
 package wiring
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 
@@ -31,8 +30,16 @@ var ConfigModule = fx.Module("gcftrace.config",
 // server and the process environment. Swap it in tests with
 // fx.Replace(fx.Annotate(src, fx.As(new(ports.EnvironmentSource)))).
 var MetadataModule = fx.Module("gcftrace.metadata",
-	fx.Provide(newEnvironmentSource),
+	fx.Provide(newEnvironmentSourceFx),
 )
+
+func newEnvironmentSourceFx(lc fx.Lifecycle, cfg core.Config) ports.EnvironmentSource {
+	src := newEnvironmentSource(cfg)
+	if closeSource := closerOf(src); closeSource != nil {
+		lc.Append(fx.StopHook(closeSource))
+	}
+	return src
+}
 
 // ExportModule provides the OTLP/HTTP exporter as a sdktrace.SpanExporter.
 // Swap it with fx.Replace(fx.Annotate(exp, fx.As(new(sdktrace.SpanExporter)))).
@@ -78,7 +85,7 @@ func newTracingFx(p TracingParams) (*Tracing, error) {
 		return nil, fmt.Errorf("gcftrace: %w", err)
 	}
 	logger := loggerOr(p.Logger, p.Config)
-	t := build(context.Background(), p.Config, p.Env, p.Exporter, logger)
+	t := build(p.Config, p.Env, p.Exporter, logger)
 	p.Lifecycle.Append(fx.StopHook(t.Shutdown))
 	return t, nil
 }

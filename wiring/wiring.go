@@ -28,6 +28,10 @@ type Tracing struct {
 	prop        propagation.TextMapPropagator
 	processor   *core.Processor
 	flushOnExit bool
+
+	stopCompletion context.CancelFunc
+	completionDone chan struct{}
+	closeSource    func() error // closes a source New created; nil otherwise
 }
 
 // An Option configures New.
@@ -106,27 +110,37 @@ func New(ctx context.Context, opts ...Option) (*Tracing, error) {
 	}
 
 	src := o.env
+	var closeSource func() error
 	if src == nil {
 		src = newEnvironmentSource(cfg)
+		closeSource = closerOf(src)
 	}
 	exp := o.exporter
 	if exp == nil {
 		var err error
 		if exp, err = newExporter(cfg, logger); err != nil {
+			if closeSource != nil {
+				_ = closeSource()
+			}
 			return nil, fmt.Errorf("gcftrace: tracing off: %w", err)
 		}
 	}
-	t := build(ctx, cfg, src, exp, logger)
+	t := build(cfg, src, exp, logger)
+	t.closeSource = closeSource
 	logger.Info("gcftrace: tracing on", "config", cfg)
 	return t, nil
 }
 
-// build assembles the pipeline from its parts; New and Module share it.
-func build(ctx context.Context, cfg core.Config, src ports.EnvironmentSource, exp sdktrace.SpanExporter, logger *slog.Logger) *Tracing {
-	env := environment(ctx, src, logger)
+// build assembles the pipeline from its parts; New and Module share it. It
+// never waits for the environment: the provider starts with what is known
+// at once, and a goroutine completes the resource when the lookups finish
+// (the first export waits for it, at most core.DefaultResourceWait).
+func build(cfg core.Config, src ports.EnvironmentSource, exp sdktrace.SpanExporter, logger *slog.Logger) *Tracing {
+	env := knownNow(src)
 	procOpts := []core.ProcessorOption{
 		core.WithFlushTimeout(cfg.FlushTimeout),
 		core.WithProcessorLogger(logger),
+		core.WithResourceCompletion(core.DefaultResourceWait),
 	}
 	if !cfg.FlushOnExit {
 		procOpts = append(procOpts, core.WithBackgroundExport(core.DefaultExportInterval))
@@ -137,20 +151,68 @@ func build(ctx context.Context, cfg core.Config, src ports.EnvironmentSource, ex
 		sdktrace.WithSampler(newSampler(cfg)),
 		sdktrace.WithSpanProcessor(proc),
 	)
-	return &Tracing{tp: tp, prop: newPropagator(cfg), processor: proc, flushOnExit: cfg.FlushOnExit}
+	t := &Tracing{tp: tp, prop: newPropagator(cfg), processor: proc, flushOnExit: cfg.FlushOnExit}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.stopCompletion, t.completionDone = cancel, make(chan struct{})
+	go t.completeResource(ctx, cfg, src, logger)
+	return t
 }
 
-// environmentTimeout bounds the environment lookup at setup.
-const environmentTimeout = 250 * time.Millisecond
+// Environment lookups in the background: the first one bounded by
+// lookupTimeout, then, while the environment still has gaps on GCP, a few
+// more rounds with a growing pause (the source retries failed lookups).
+const (
+	lookupTimeout = 5 * time.Second
+	lookupRounds  = 5
+	firstPause    = 2 * time.Second
+)
 
-func environment(ctx context.Context, src ports.EnvironmentSource, logger *slog.Logger) ports.Environment {
-	ctx, cancel := context.WithTimeout(ctx, environmentTimeout)
-	defer cancel()
-	env, err := src.Environment(ctx)
-	if err != nil && !errors.Is(err, ports.ErrNotOnGCP) {
-		logger.Warn("gcftrace: environment incomplete", "err", err)
+func (t *Tracing) completeResource(ctx context.Context, cfg core.Config, src ports.EnvironmentSource, logger *slog.Logger) {
+	defer close(t.completionDone)
+	pause := firstPause
+	for round := 0; ; round++ {
+		lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+		env, err := src.Environment(lctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		t.processor.SetResource(core.NewResource(env, cfg))
+		if errors.Is(err, ports.ErrNotOnGCP) || !hasGaps(env) {
+			return
+		}
+		if round == lookupRounds {
+			logger.Warn("gcftrace: environment incomplete", "err", err, "project", env.ProjectID, "region", env.Region, "instance", env.InstanceID)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause *= 2
 	}
-	return env
+}
+
+// hasGaps reports whether a GCP environment lacks what the metadata server
+// provides.
+func hasGaps(env ports.Environment) bool {
+	return env.Platform != ports.PlatformUnknown && (env.ProjectID == "" || env.Region == "" || env.InstanceID == "")
+}
+
+// knownNow returns what src knows without waiting, when it can tell.
+func knownNow(src ports.EnvironmentSource) ports.Environment {
+	if k, ok := src.(interface{ Known() ports.Environment }); ok {
+		return k.Known()
+	}
+	return ports.Environment{}
+}
+
+func closerOf(src ports.EnvironmentSource) func() error {
+	if c, ok := src.(interface{ Close() error }); ok {
+		return c.Close
+	}
+	return nil
 }
 
 func newEnvironmentSource(core.Config) ports.EnvironmentSource {
@@ -257,5 +319,11 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, core.DefaultShutdownTimeout)
 		defer cancel()
 	}
-	return t.tp.Shutdown(ctx)
+	t.stopCompletion()
+	<-t.completionDone
+	err := t.tp.Shutdown(ctx)
+	if t.closeSource != nil {
+		err = errors.Join(err, t.closeSource())
+	}
+	return err
 }

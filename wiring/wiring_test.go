@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -171,5 +172,44 @@ func TestModuleSwapsAdapters(t *testing.T) {
 	}
 	if got := resourceAttr(spans[0], "faas.name"); got != "hello" {
 		t.Errorf("faas.name = %q from the swapped environment source", got)
+	}
+}
+
+func TestNewNeverWaitsForTheEnvironment(t *testing.T) {
+	src := &portstest.BlockingEnvironment{Env: ports.Environment(env)} // a metadata server that hangs
+	exp := newKeepExporter()
+	tr, err := wiring.New(t.Context(),
+		wiring.WithConfig(localConfig("http://127.0.0.1:4318/v1/traces")),
+		wiring.WithEnvironmentSource(src),
+		wiring.WithExporter(exp),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
+
+	// The first invocation's flush waits at most core.DefaultResourceWait,
+	// then exports with what is known.
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if n := len(exp.GetSpans()); n != 1 {
+		t.Fatalf("%d spans after the first invocation, want 1", n)
+	}
+	if got := resourceAttr(exp.GetSpans()[0], "cloud.region"); got != "" {
+		t.Fatalf("cloud.region = %q before the environment answered", got)
+	}
+
+	src.Release()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		exp.Reset()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		if got := resourceAttr(exp.GetSpans()[0], "cloud.region"); got == "europe-west3" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("resource never completed after the environment answered")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -1,0 +1,169 @@
+package core
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+)
+
+// DefaultResourceWait caps how long the first export waits for a resource
+// still being completed (metadata lookups at cold start).
+const DefaultResourceWait = 250 * time.Millisecond
+
+// completion replaces the resource spans were started with by the complete
+// one at export time, so that spans started before the metadata lookups
+// finished still leave with the full resource.
+type completion struct {
+	wait     time.Duration // first export's cap; 0: never wait
+	identity bool          // copy FaaS identity keys onto every span
+
+	cur   atomic.Pointer[completed]
+	once  sync.Once
+	ready chan struct{}
+	first atomic.Bool // the first export has run its wait
+}
+
+type completed struct {
+	res   *resource.Resource
+	attrs []attribute.KeyValue // identity keys copied onto spans, when on
+}
+
+// identityKeys are the keys Dynatrace expects on every span of a function
+// (dynatrace.md §10.2), as far as they describe a GCP function.
+var identityKeys = []attribute.Key{
+	semconv.CloudAccountIDKey, semconv.CloudPlatformKey, semconv.CloudProviderKey,
+	semconv.CloudRegionKey, semconv.CloudAvailabilityZoneKey, keyFaaSID,
+	semconv.FaaSNameKey, semconv.FaaSVersionKey, semconv.FaaSInstanceKey,
+	keyGCPRegion, keyGCPProjectID, keyGCPInstanceName,
+}
+
+// WithResourceCompletion says that the resource will be completed after
+// setup with SetResource. The first export waits for it at most wait
+// (DefaultResourceWait when wait <= 0), never beyond its flush budget; no
+// later export waits.
+func WithResourceCompletion(wait time.Duration) ProcessorOption {
+	return processorOptionFunc(func(c *processorConfig) {
+		if wait <= 0 {
+			wait = DefaultResourceWait
+		}
+		c.resourceWait = wait
+	})
+}
+
+// WithSpanIdentity copies the FaaS identity keys of the resource (cloud.*,
+// faas.id, faas.name, faas.version, faas.instance, gcp.*) onto every
+// exported span as well, for backends that read them there. A span's own
+// value for a key wins. Off by default.
+func WithSpanIdentity() ProcessorOption {
+	return processorOptionFunc(func(c *processorConfig) { c.spanIdentity = true })
+}
+
+// SetResource makes every span exported from now on carry res instead of
+// the resource it was started with. The first call releases an export
+// waiting under WithResourceCompletion. It is safe to call again when more
+// becomes known.
+func (p *Processor) SetResource(res *resource.Resource) {
+	if res == nil {
+		return
+	}
+	c := &completed{res: res}
+	if p.comp.identity {
+		for _, k := range identityKeys {
+			if v, ok := res.Set().Value(k); ok {
+				c.attrs = append(c.attrs, attribute.KeyValue{Key: k, Value: v})
+			}
+		}
+	}
+	p.comp.cur.Store(c)
+	p.comp.once.Do(func() { close(p.comp.ready) })
+}
+
+// awaitResource makes the first export wait for the completed resource, at
+// most the configured cap and never past ctx.
+func (c *completion) awaitResource(ctx context.Context) {
+	if c.wait <= 0 || c.first.Swap(true) {
+		return
+	}
+	t := time.NewTimer(c.wait)
+	defer t.Stop()
+	select {
+	case <-c.ready:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// prepare returns the spans as the exporter should see them: with the
+// completed resource and, when on, the identity keys.
+func (c *completion) prepare(batch []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+	cur := c.cur.Load()
+	if cur == nil {
+		if !c.identity || len(batch) == 0 {
+			return batch
+		}
+		cur = &completed{}
+	}
+	wrapped := make([]exportSpan, len(batch))
+	out := make([]sdktrace.ReadOnlySpan, len(batch))
+	for i, s := range batch {
+		res := cur.res
+		if res == nil {
+			res = s.Resource()
+		}
+		wrapped[i] = exportSpan{ReadOnlySpan: s, res: res, extra: cur.attrs}
+		if c.identity && cur.attrs == nil {
+			wrapped[i].extra = identityOf(res)
+		}
+		out[i] = &wrapped[i]
+	}
+	return out
+}
+
+func identityOf(res *resource.Resource) []attribute.KeyValue {
+	var attrs []attribute.KeyValue
+	for _, k := range identityKeys {
+		if v, ok := res.Set().Value(k); ok {
+			attrs = append(attrs, attribute.KeyValue{Key: k, Value: v})
+		}
+	}
+	return attrs
+}
+
+// original unwraps a span prepare wrapped.
+func original(s sdktrace.ReadOnlySpan) sdktrace.ReadOnlySpan {
+	if w, ok := s.(*exportSpan); ok {
+		return w.ReadOnlySpan
+	}
+	return s
+}
+
+// exportSpan is an ended span as exported: its resource replaced, identity
+// keys added.
+type exportSpan struct {
+	sdktrace.ReadOnlySpan
+	res   *resource.Resource
+	extra []attribute.KeyValue
+}
+
+func (s *exportSpan) Resource() *resource.Resource { return s.res }
+
+func (s *exportSpan) Attributes() []attribute.KeyValue {
+	own := s.ReadOnlySpan.Attributes()
+	if len(s.extra) == 0 {
+		return own
+	}
+	out := make([]attribute.KeyValue, 0, len(s.extra)+len(own))
+	for _, kv := range s.extra {
+		if !slices.ContainsFunc(own, func(o attribute.KeyValue) bool { return o.Key == kv.Key }) {
+			out = append(out, kv)
+		}
+	}
+	return append(out, own...)
+}

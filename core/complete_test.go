@@ -1,0 +1,145 @@
+package core_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/gcftrace/gcftrace/core"
+	"github.com/gcftrace/gcftrace/ports"
+)
+
+func resourceValue(s tracetest.SpanStub, k attribute.Key) string {
+	v, _ := s.Resource.Set().Value(k)
+	return v.AsString()
+}
+
+func spanValue(s tracetest.SpanStub, k attribute.Key) (string, bool) {
+	for _, kv := range s.Attributes {
+		if kv.Key == k {
+			return kv.Value.AsString(), true
+		}
+	}
+	return "", false
+}
+
+var (
+	partialEnv  = ports.Environment{Platform: ports.PlatformFunctionsGen2, Function: "hello"}
+	completeEnv = ports.Environment{Platform: ports.PlatformFunctionsGen2, Function: "hello", ProjectID: "p", Region: "europe-west3", InstanceID: "0087"}
+)
+
+func TestProcessorSetResourceCompletesSpansStartedEarlier(t *testing.T) {
+	exp := &gateExporter{}
+	p := core.NewProcessor(exp, core.WithResourceCompletion(time.Second))
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithResource(core.NewResource(partialEnv, core.NewDefaultConfig())),
+		sdktrace.WithSpanProcessor(p),
+	)
+	endSpans(tp, 1) // started before the lookups finished
+	p.SetResource(core.NewResource(completeEnv, core.NewDefaultConfig()))
+	if err := p.ForceFlush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s := exp.GetSpans()[0]
+	if got := resourceValue(s, "cloud.region"); got != "europe-west3" {
+		t.Fatalf("cloud.region = %q, want the completed resource's", got)
+	}
+	if got := resourceValue(s, "faas.instance"); got != "0087" {
+		t.Fatalf("faas.instance = %q", got)
+	}
+}
+
+func TestProcessorFirstExportWaitsForResourceAtMostItsCap(t *testing.T) {
+	exp := &gateExporter{}
+	p := core.NewProcessor(exp, core.WithResourceCompletion(50*time.Millisecond))
+	tp := newProvider(p)
+	endSpans(tp, 1)
+	start := time.Now()
+	if err := p.ForceFlush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	first := time.Since(start)
+	if first < 50*time.Millisecond {
+		t.Fatalf("first flush returned after %v, before the 50ms cap with no resource", first)
+	}
+	endSpans(tp, 1)
+	start = time.Now()
+	if err := p.ForceFlush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// The second flush must not wait again: it would take 50ms if it did.
+	// (Not a timing target: the difference between waiting and not.)
+	if second := time.Since(start); second >= 50*time.Millisecond {
+		t.Fatalf("second flush took %v: it waited for the resource again", second)
+	}
+}
+
+func TestProcessorFirstExportReleasedBySetResource(t *testing.T) {
+	exp := &gateExporter{}
+	p := core.NewProcessor(exp, core.WithResourceCompletion(time.Minute))
+	endSpans(newProvider(p), 1)
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		p.SetResource(core.NewResource(completeEnv, core.NewDefaultConfig()))
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := p.ForceFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := resourceValue(exp.GetSpans()[0], "cloud.account.id"); got != "p" {
+		t.Fatalf("cloud.account.id = %q, want p", got)
+	}
+}
+
+func TestProcessorFirstExportWaitBoundedByFlushBudget(t *testing.T) {
+	exp := &gateExporter{}
+	p := core.NewProcessor(exp, core.WithResourceCompletion(time.Minute), core.WithFlushTimeout(30*time.Millisecond))
+	endSpans(newProvider(p), 1)
+	done := make(chan error, 1)
+	go func() { done <- p.ForceFlush(context.Background()) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("first flush waited for the resource past its 30ms budget")
+	}
+}
+
+func TestProcessorSpanIdentity(t *testing.T) {
+	exp := &gateExporter{}
+	p := core.NewProcessor(exp, core.WithSpanIdentity())
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithResource(core.NewResource(completeEnv, core.NewDefaultConfig())),
+		sdktrace.WithSpanProcessor(p),
+	)
+	_, s := tp.Tracer("t").Start(context.Background(), "child")
+	s.SetAttributes(attribute.String("faas.name", "own-value"))
+	s.End()
+	_ = p.ForceFlush(t.Context())
+	got := exp.GetSpans()[0]
+	if v, _ := spanValue(got, "cloud.region"); v != "europe-west3" {
+		t.Errorf("span cloud.region = %q, want it copied from the resource", v)
+	}
+	if v, _ := spanValue(got, "faas.name"); v != "own-value" {
+		t.Errorf("span faas.name = %q, want the span's own value to win", v)
+	}
+}
+
+func TestProcessorWithoutIdentityLeavesSpanAttributes(t *testing.T) {
+	exp := &gateExporter{}
+	p := core.NewProcessor(exp)
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("cloud.region", "r"))),
+		sdktrace.WithSpanProcessor(p),
+	)
+	endSpans(tp, 1)
+	_ = p.ForceFlush(t.Context())
+	if _, ok := spanValue(exp.GetSpans()[0], "cloud.region"); ok {
+		t.Error("identity keys copied onto spans without WithSpanIdentity")
+	}
+}
