@@ -259,6 +259,9 @@ func (p *Processor) flush(ctx context.Context) error {
 // delivered go back to the front of the buffer, oldest first, within the
 // bound.
 func (p *Processor) export(ctx context.Context, batch []sdktrace.ReadOnlySpan) error {
+	if batch = p.dropExpired(batch); len(batch) == 0 {
+		return nil
+	}
 	p.exports.Add(1)
 	p.comp.awaitResource(ctx)
 	err := p.exp.ExportSpans(ctx, p.comp.prepare(batch))
@@ -279,16 +282,11 @@ func (p *Processor) export(ctx context.Context, batch []sdktrace.ReadOnlySpan) e
 }
 
 func (p *Processor) requeue(batch []sdktrace.ReadOnlySpan) {
-	cutoff := p.cfg.now().Add(-MaxSpanAge)
-	keep := batch[:0:0]
-	for _, s := range batch {
-		s = original(s)
-		if s.EndTime().Before(cutoff) {
-			p.drop(DropExpired, 1)
-			continue
-		}
-		keep = append(keep, s)
+	keep := make([]sdktrace.ReadOnlySpan, len(batch))
+	for i, s := range batch {
+		keep[i] = original(s)
 	}
+	keep = p.dropExpired(keep)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	merged := append(keep, p.pending...)
@@ -297,6 +295,25 @@ func (p *Processor) requeue(batch []sdktrace.ReadOnlySpan) {
 		merged = merged[over:]
 	}
 	p.pending = merged
+}
+
+// dropExpired removes, in place, the spans Dynatrace would refuse because
+// they ended longer ago than MaxSpanAge, and counts them.
+func (p *Processor) dropExpired(batch []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+	cutoff := p.cfg.now().Add(-MaxSpanAge)
+	n := 0
+	for _, s := range batch {
+		if s.EndTime().Before(cutoff) {
+			continue
+		}
+		batch[n] = s
+		n++
+	}
+	if dropped := len(batch) - n; dropped > 0 {
+		clear(batch[n:])
+		p.drop(DropExpired, dropped)
+	}
+	return batch[:n]
 }
 
 func (p *Processor) background() {

@@ -7,6 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"sync"
+	"syscall"
 	"time"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -31,7 +34,10 @@ type Tracing struct {
 
 	stopCompletion context.CancelFunc
 	completionDone chan struct{}
-	closeSource    func() error // closes a source New created; nil otherwise
+	closeSource    func() error  // closes a source New created; nil otherwise
+	stopSignals    chan struct{} // WithShutdownOnSignal; nil otherwise
+	shutdownOnce   sync.Once
+	shutdownErr    error
 }
 
 // An Option configures New.
@@ -46,6 +52,7 @@ type options struct {
 	logger   *slog.Logger
 	env      ports.EnvironmentSource
 	exporter sdktrace.SpanExporter
+	signals  []os.Signal
 }
 
 // WithConfig uses cfg instead of reading the environment and dtconfig.json.
@@ -69,6 +76,20 @@ func WithEnvironmentSource(src ports.EnvironmentSource) Option {
 // tracetest.NewInMemoryExporter in tests.
 func WithExporter(exp sdktrace.SpanExporter) Option {
 	return optionFunc(func(o *options) { o.exporter = exp })
+}
+
+// WithShutdownOnSignal makes New watch for SIGTERM (and the other signals
+// given): on the first one it shuts the pipeline down, flushing what is
+// pending within core.DefaultShutdownTimeout (inside Cloud Run's 10 s grace
+// period), then raises the signal again so the process ends as it would
+// have. For plain-Go functions; fx applications get this from OnStop.
+func WithShutdownOnSignal(sigs ...os.Signal) Option {
+	return optionFunc(func(o *options) {
+		if len(sigs) == 0 {
+			sigs = []os.Signal{syscall.SIGTERM}
+		}
+		o.signals = sigs
+	})
 }
 
 // New reads the configuration (unless WithConfig is given), checks it and
@@ -127,6 +148,9 @@ func New(ctx context.Context, opts ...Option) (*Tracing, error) {
 	}
 	t := build(cfg, src, exp, logger)
 	t.closeSource = closeSource
+	if len(o.signals) > 0 {
+		t.shutdownOnSignal(o.signals)
+	}
 	logger.Info("gcftrace: tracing on", "config", cfg)
 	return t, nil
 }
@@ -206,6 +230,26 @@ func knownNow(src ports.EnvironmentSource) ports.Environment {
 		return k.Known()
 	}
 	return ports.Environment{}
+}
+
+func (t *Tracing) shutdownOnSignal(sigs []os.Signal) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	t.stopSignals = make(chan struct{})
+	go func() {
+		defer signal.Stop(ch)
+		select {
+		case sig := <-ch:
+			ctx, cancel := context.WithTimeout(context.Background(), core.DefaultShutdownTimeout)
+			_ = t.Shutdown(ctx)
+			cancel()
+			signal.Stop(ch)
+			if p, err := os.FindProcess(os.Getpid()); err == nil {
+				_ = p.Signal(sig)
+			}
+		case <-t.stopSignals:
+		}
+	}()
 }
 
 func closerOf(src ports.EnvironmentSource) func() error {
@@ -309,21 +353,28 @@ func (t *Tracing) ForceFlush(ctx context.Context) error {
 }
 
 // Shutdown flushes what is pending and stops the pipeline, bounded by ctx
-// (5s when ctx has no deadline). It is idempotent.
+// (5s when ctx has no deadline). It is idempotent: later calls return the
+// first call's result.
 func (t *Tracing) Shutdown(ctx context.Context) error {
 	if t == nil {
 		return nil
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, core.DefaultShutdownTimeout)
-		defer cancel()
-	}
-	t.stopCompletion()
-	<-t.completionDone
-	err := t.tp.Shutdown(ctx)
-	if t.closeSource != nil {
-		err = errors.Join(err, t.closeSource())
-	}
-	return err
+	t.shutdownOnce.Do(func() {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, core.DefaultShutdownTimeout)
+			defer cancel()
+		}
+		if t.stopSignals != nil {
+			close(t.stopSignals)
+		}
+		t.stopCompletion()
+		<-t.completionDone
+		err := t.tp.Shutdown(ctx)
+		if t.closeSource != nil {
+			err = errors.Join(err, t.closeSource())
+		}
+		t.shutdownErr = err
+	})
+	return t.shutdownErr
 }

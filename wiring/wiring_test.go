@@ -4,7 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -211,5 +214,45 @@ func TestNewNeverWaitsForTheEnvironment(t *testing.T) {
 			t.Fatal("resource never completed after the environment answered")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestShutdownOnSignalFlushesThenReraises(t *testing.T) {
+	// The test's own handler keeps the re-raised SIGTERM from ending the
+	// test binary, as an application's own handler would.
+	own := make(chan os.Signal, 2)
+	signal.Notify(own, syscall.SIGTERM)
+	defer signal.Stop(own)
+
+	exp := newKeepExporter()
+	tr, err := wiring.New(t.Context(),
+		wiring.WithConfig(localConfig("http://127.0.0.1:4318/v1/traces")),
+		wiring.WithEnvironmentSource(env),
+		wiring.WithExporter(exp),
+		wiring.WithShutdownOnSignal(),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := tr.TracerProvider().Tracer("t").Start(t.Context(), "pending")
+	span.End()
+
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	for got := 0; got < 2; { // the original SIGTERM and the re-raised one
+		select {
+		case <-own:
+			got++
+		case <-deadline:
+			t.Fatalf("saw %d SIGTERMs, want the original and the re-raised one", got)
+		}
+	}
+	if spans := exp.GetSpans(); len(spans) != 1 || spans[0].Name != "pending" {
+		t.Fatalf("exported %v on SIGTERM, want the pending span", spans)
+	}
+	if err := tr.Shutdown(t.Context()); err != nil { // idempotent after the signal
+		t.Fatal(err)
 	}
 }
