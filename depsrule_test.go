@@ -20,7 +20,8 @@ type pkg struct {
 }
 
 // violations checks the dependency rule of the hexagon (DESIGN.md):
-//   - ports imports only the standard library, OTel and ports;
+//   - ports imports (directly) only the standard library, OTel and ports, and
+//     nothing else of this module even indirectly;
 //   - core never imports adapters or wiring;
 //   - adapters never import core or wiring;
 //   - only wiring imports go.uber.org/fx, and no library package imports wiring.
@@ -59,8 +60,10 @@ func violations(pkgs []pkg, std map[string]bool) []string {
 		for _, d := range p.deps {
 			var why string
 			switch {
-			case under(p.path, "ports") && !std[d] && !under(d, "ports") && !strings.HasPrefix(d, "go.opentelemetry.io/"):
+			case under(p.path, "ports") && slices.Contains(p.imports, d) && !std[d] && !under(d, "ports") && !strings.HasPrefix(d, "go.opentelemetry.io/"):
 				why = "ports may import only the standard library, OTel and ports"
+			case under(p.path, "ports") && (under(d, "core") || under(d, "adapters")):
+				why = "ports imports nothing else of this module"
 			case under(p.path, "core") && (under(d, "adapters") || under(d, "wiring")):
 				why = "core sees ports only"
 			case under(p.path, "adapters") && (under(d, "core") || under(d, "wiring")):

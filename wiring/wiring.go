@@ -226,8 +226,11 @@ func hasGaps(env ports.Environment) bool {
 
 // knownNow returns what src knows without waiting, when it can tell.
 func knownNow(src ports.EnvironmentSource) ports.Environment {
-	if k, ok := src.(interface{ Known() ports.Environment }); ok {
-		return k.Known()
+	if k, ok := src.(interface {
+		Known() (ports.Environment, error)
+	}); ok {
+		env, _ := k.Known()
+		return env
 	}
 	return ports.Environment{}
 }

@@ -2,116 +2,273 @@ package metadata
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
 	"os"
-	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gcemetadata "cloud.google.com/go/compute/metadata"
 
 	"github.com/gcftrace/gcftrace/ports"
 )
 
-// Config holds values the user knows better than the platform. Every set
-// field wins over what the environment says.
-type Config struct {
-	ProjectID string
-	Region    string
-	Function  string
-	MemoryMB  int
-
-	_ struct{} // forbid unkeyed literals
-}
-
-// Source is a ports.EnvironmentSource over the process environment.
+// Source is a ports.EnvironmentSource over the process environment, the
+// user's Config and the GCE metadata server. Its methods are safe for
+// concurrent use.
+//
+// [New] starts the metadata lookups in the background; [Source.Environment]
+// waits for the first round of them, up to its context; [Source.Known] and
+// [Source.Ready] never wait; [Source.Close] stops what is still running.
 type Source struct {
-	env ports.Environment
+	base    ports.Environment // Config over the process environment
+	onGCP   bool
+	known   atomic.Pointer[ports.Environment]
+	ready   chan struct{} // closed when the first round is over
+	settled chan struct{} // closed when no lookup is left to run
+
+	// Lookup state; nil or zero when the Source makes no lookups.
+	cfg    Config
+	logger *slog.Logger
+	client *gcemetadata.Client
+	tr     *transport
+	stop   context.CancelFunc
+	once   sync.Once // guards Close
+	mu     sync.Mutex
+	found  ports.Environment // valid lookup answers, guarded by mu
 }
 
 var _ ports.EnvironmentSource = (*Source)(nil)
 
-// An Option configures a Source.
-type Option interface{ apply(*options) }
-
-type options struct {
-	getenv func(string) string
-}
-
-type optionFunc func(*options)
-
-func (f optionFunc) apply(o *options) { f(o) }
-
-// WithGetenv replaces os.Getenv, for tests and for embedding services whose
-// configuration does not come from the process environment.
-func WithGetenv(getenv func(string) string) Option {
-	return optionFunc(func(o *options) {
-		if getenv != nil {
-			o.getenv = getenv
-		}
-	})
-}
-
-// New returns a Source. It reads the environment once, at once.
+// New returns a Source and never blocks. It reads the process environment
+// at once, Config values winning, and detects the platform. On a Google
+// Cloud platform, or wherever GCE_METADATA_HOST names a metadata server, it
+// then looks up in the background every field still missing (project id,
+// numeric project id, region, zone, instance id): all in parallel under one
+// deadline (Config.Timeout), then, for those that failed, in up to
+// Config.Retries later rounds with backoff. Elsewhere it makes no request
+// at all.
+//
+// The background work ends by itself after at most
+// (Retries+1)·Timeout + (2^Retries − 1)·RetryDelay, about 11 s with the
+// defaults; [Source.Close] ends it sooner.
 func New(cfg Config, opts ...Option) *Source {
 	o := options{getenv: os.Getenv}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	user := ports.Environment{
-		ProjectID: cfg.ProjectID,
-		Region:    cfg.Region,
-		Function:  cfg.Function,
-		MemoryMB:  cfg.MemoryMB,
+	cfg = cfg.withDefaults()
+	s := &Source{
+		base:    base(cfg, o.getenv),
+		ready:   make(chan struct{}),
+		settled: make(chan struct{}),
 	}
-	return &Source{env: user.Merge(fromEnv(o.getenv))}
+	s.known.Store(&s.base)
+	host := o.getenv(EnvMetadataHost)
+	s.onGCP = s.base.Platform != ports.PlatformUnknown
+	var todo []int
+	if s.onGCP || host != "" {
+		todo = s.missing()
+	}
+	if len(todo) == 0 {
+		close(s.ready)
+		close(s.settled)
+		return s
+	}
+	if host == "" {
+		host = defaultMetadataHost
+	}
+	s.cfg = cfg
+	s.logger = o.logger
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	s.tr = newTransport(host, o.dial)
+	s.client = newClient(s.tr)
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	go s.run(ctx, todo)
+	return s
 }
 
-// Environment reports the environment. Off Google Cloud it returns what is
-// known with ports.ErrNotOnGCP.
+// Environment reports the environment: the Config over the process
+// environment, completed by the metadata lookups that have succeeded.
+//
+// While the first round of lookups is running, Environment waits for it to
+// end or for ctx to be done, whichever comes first, and then returns what
+// is known with a nil error: a partial Environment is a normal answer, not
+// an error. It never waits for background retries; what they find shows in
+// later calls.
+//
+// When the environment names no Google Cloud platform it returns
+// ports.ErrNotOnGCP with what is known: at once when GCE_METADATA_HOST is
+// unset too (no lookup runs), else after the first round, with the
+// server's answers (a local run against an emulator).
 func (s *Source) Environment(ctx context.Context) (ports.Environment, error) {
-	if err := ctx.Err(); err != nil {
-		return s.env, err
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
 	}
-	if s.env.Platform == ports.PlatformUnknown {
-		return s.env, ports.ErrNotOnGCP
-	}
-	return s.env, nil
+	return s.Known()
 }
 
-// fromEnv reads what the platform puts into the process environment.
-func fromEnv(getenv func(string) string) ports.Environment {
-	first := func(keys ...string) string {
-		for _, k := range keys {
-			if v := getenv(k); v != "" {
-				return v
+// Known returns what is known now, without waiting: the answer Environment
+// would give if the lookups still running had not started. It is cheap (an
+// atomic load) and meant to be called on every flush.
+func (s *Source) Known() (ports.Environment, error) {
+	env := *s.known.Load()
+	if !s.onGCP {
+		return env, ports.ErrNotOnGCP
+	}
+	return env, nil
+}
+
+// Ready returns a channel that is closed when the first round of lookups is
+// over: every lookup answered, failed, or ran out of Config.Timeout. It is
+// closed from the start when there is nothing to look up, and by Close.
+func (s *Source) Ready() <-chan struct{} { return s.ready }
+
+// Close stops the background lookups, in flight or scheduled, and waits for
+// them to return. What was learned stays available. Close is safe to call
+// more than once and always returns nil.
+func (s *Source) Close() error {
+	s.once.Do(func() {
+		if s.stop != nil {
+			s.stop()
+		}
+		<-s.settled
+	})
+	return nil
+}
+
+// missing returns the indexes of the lookups whose field is still empty.
+func (s *Source) missing() []int {
+	env := *s.known.Load()
+	var idx []int
+	for i, l := range lookups {
+		if *l.field(&env) == "" {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// run does the rounds of lookups until none is left to retry, the retries
+// are spent or ctx is cancelled.
+func (s *Source) run(ctx context.Context, todo []int) {
+	defer close(s.settled)
+	start := time.Now()
+	delay := s.cfg.RetryDelay
+	var failed map[string]error
+	for round := 0; ; round++ {
+		failed = s.round(ctx, todo)
+		if round == 0 {
+			close(s.ready)
+			s.logger.Debug("metadata: first lookups done",
+				"elapsed", time.Since(start), "lookups", len(todo), "failed", len(failed))
+		}
+		if len(failed) == 0 || ctx.Err() != nil || round == s.cfg.Retries {
+			break
+		}
+		todo = todo[:0]
+		for i, l := range lookups {
+			if _, ok := failed[l.path]; ok {
+				todo = append(todo, i)
 			}
 		}
-		return ""
+		t := time.NewTimer(delay/2 + rand.N(delay/2+1))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		delay *= 2
 	}
-	env := ports.Environment{
-		ProjectID:     first("GOOGLE_CLOUD_PROJECT", "GCP_PROJECT", "GCLOUD_PROJECT"),
-		Region:        getenv("FUNCTION_REGION"),
-		Function:      first("K_SERVICE", "FUNCTION_NAME", "CLOUD_RUN_JOB"),
-		Revision:      first("K_REVISION", "CLOUD_RUN_EXECUTION"),
-		Configuration: getenv("K_CONFIGURATION"),
-		EntryPoint:    first("FUNCTION_TARGET", "ENTRY_POINT"),
-		SignatureType: getenv("FUNCTION_SIGNATURE_TYPE"),
+	if len(failed) > 0 && ctx.Err() == nil {
+		attrs := []any{"elapsed", time.Since(start)}
+		for path, err := range failed {
+			attrs = append(attrs, path, err.Error())
+		}
+		s.logger.Warn("metadata: lookups given up", attrs...)
 	}
-	if mb, err := strconv.Atoi(getenv("FUNCTION_MEMORY_MB")); err == nil && mb > 0 {
-		env.MemoryMB = mb
+	// Close before the first round ended: Ready must not block forever.
+	select {
+	case <-s.ready:
+	default:
+		close(s.ready)
 	}
-	env.Platform = platform(getenv)
-	return env
 }
 
-// platform detects the product from the variables each one sets. Functions
-// come before Cloud Run because 2nd gen also sets K_CONFIGURATION.
-func platform(getenv func(string) string) ports.Platform {
-	switch {
-	case getenv("FUNCTION_NAME") != "" || getenv("ENTRY_POINT") != "" || getenv("FUNCTION_REGION") != "" && getenv("K_SERVICE") == "":
-		return ports.PlatformFunctionsGen1
-	case getenv("FUNCTION_TARGET") != "" && getenv("K_SERVICE") != "":
-		return ports.PlatformFunctionsGen2
-	case getenv("K_CONFIGURATION") != "" && getenv("K_SERVICE") != "":
-		return ports.PlatformCloudRunService
-	case getenv("CLOUD_RUN_JOB") != "":
-		return ports.PlatformCloudRunJob
+// round runs the lookups todo in parallel under one deadline and returns
+// those that failed and may succeed later, by path.
+func (s *Source) round(ctx context.Context, todo []int) map[string]error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed = make(map[string]error)
+	)
+	for _, i := range todo {
+		l := lookups[i]
+		wg.Go(func() {
+			v, err := s.lookup(ctx, l)
+			switch {
+			case err == nil:
+				s.set(l, v)
+			case isNotDefined(err):
+				s.logger.Debug("metadata: not defined", "path", l.path)
+			default:
+				mu.Lock()
+				failed[l.path] = err
+				mu.Unlock()
+			}
+		})
 	}
-	return ports.PlatformUnknown
+	wg.Wait()
+	return failed
+}
+
+// lookup asks for one path and validates the answer.
+func (s *Source) lookup(ctx context.Context, l lookup) (string, error) {
+	body, err := s.client.GetWithContext(ctx, l.path)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("metadata: %s: %w", l.path, ctx.Err())
+		}
+		return "", fmt.Errorf("metadata: %s: %w", l.path, causeOf(err))
+	}
+	v, err := l.parse(body)
+	if err != nil {
+		return "", fmt.Errorf("metadata: %s: %w", l.path, err)
+	}
+	return v, nil
+}
+
+// set records a valid answer and publishes the merged Environment.
+func (s *Source) set(l lookup, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	*l.field(&s.found) = v
+	env := s.base.Merge(s.found)
+	s.known.Store(&env)
+}
+
+// newClient returns a private metadata client over tr. Its logger stays
+// the default, which discards: request logs would repeat what the Source
+// logs once.
+func newClient(tr *transport) *gcemetadata.Client {
+	return gcemetadata.NewWithOptions(&gcemetadata.Options{Client: &http.Client{Transport: tr}})
+}
+
+func isNotDefined(err error) bool {
+	_, ok := errors.AsType[gcemetadata.NotDefinedError](err)
+	return ok
 }

@@ -1,87 +1,505 @@
 package metadata_test
 
 import (
+	"context"
 	"errors"
+	"net"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/gcftrace/gcftrace/adapters/metadata"
+	mdt "github.com/gcftrace/gcftrace/adapters/metadata/metadatatest"
 	"github.com/gcftrace/gcftrace/ports"
 	"github.com/gcftrace/gcftrace/ports/portstest"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func getenv(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+// gen2 is the environment of a Cloud Functions 2nd gen instance whose
+// metadata server is host.
+func gen2(host string) map[string]string {
+	return map[string]string{
+		"K_SERVICE": "hello", "K_REVISION": "hello-00001-abc", "K_CONFIGURATION": "hello",
+		"FUNCTION_TARGET": "Hello", "FUNCTION_SIGNATURE_TYPE": "http",
+		"GCE_METADATA_HOST": host,
+	}
+}
+
+// fromEnv is what gen2 says on its own.
+var fromEnv = ports.Environment{
+	Platform: ports.PlatformFunctionsGen2, Function: "hello", Revision: "hello-00001-abc",
+	Configuration: "hello", EntryPoint: "Hello", SignatureType: "http",
+}
+
+// complete is fromEnv with every lookup answered by the emulator.
+var complete = func() ports.Environment {
+	e := fromEnv
+	e.ProjectID = mdt.DefaultProjectID
+	e.NumericProjectID = mdt.DefaultNumericProjectID
+	e.Region = mdt.DefaultRegion
+	e.Zone = mdt.DefaultZone
+	e.InstanceID = mdt.DefaultInstanceID
+	return e
+}()
+
+var paths = []string{mdt.PathProjectID, mdt.PathNumericProjectID, mdt.PathRegion, mdt.PathZone, mdt.PathInstanceID}
+
+func newServer(t *testing.T, opts ...mdt.Option) *mdt.Server {
+	t.Helper()
+	srv, err := mdt.NewServer(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+func newSource(t *testing.T, cfg metadata.Config, env map[string]string, opts ...metadata.Option) *metadata.Source {
+	t.Helper()
+	s := metadata.New(cfg, append([]metadata.Option{metadata.WithGetenv(getenv(env))}, opts...)...)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// wait fails the test when ch is not closed within d.
+func wait(t *testing.T, ch <-chan struct{}, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+		return
+	default:
+	}
+	select {
+	case <-ch:
+	case <-time.After(d):
+		t.Fatalf("%s: not within %v", what, d)
+	}
+}
+
 func TestSourceConforms(t *testing.T) {
-	portstest.TestEnvironmentSource(t, func(*testing.T) ports.EnvironmentSource {
-		return metadata.New(metadata.Config{}, metadata.WithGetenv(getenv(map[string]string{
-			"K_SERVICE": "hello", "FUNCTION_TARGET": "Hello",
-		})))
+	t.Run("Answering", func(t *testing.T) {
+		portstest.TestEnvironmentSource(t, func(t *testing.T) ports.EnvironmentSource {
+			return newSource(t, metadata.Config{}, gen2(newServer(t).Host()))
+		})
 	})
-	portstest.TestEnvironmentSource(t, func(*testing.T) ports.EnvironmentSource {
-		return metadata.New(metadata.Config{}, metadata.WithGetenv(getenv(nil)))
+	t.Run("Hanging", func(t *testing.T) {
+		portstest.TestEnvironmentSource(t, func(t *testing.T) ports.EnvironmentSource {
+			return newSource(t, metadata.Config{}, gen2(newServer(t, mdt.WithFault(mdt.FaultHang)).Host()))
+		})
+	})
+	t.Run("OffGCP", func(t *testing.T) {
+		portstest.TestEnvironmentSource(t, func(t *testing.T) ports.EnvironmentSource {
+			return newSource(t, metadata.Config{}, nil)
+		})
 	})
 }
 
-func TestSourceFromEnv(t *testing.T) {
+func TestLookups(t *testing.T) {
+	srv := newServer(t)
+	start := time.Now()
+	s := newSource(t, metadata.Config{}, gen2(srv.Host()))
+	if d := time.Since(start); d > 50*time.Millisecond {
+		t.Errorf("New took %v; it must not wait for the server", d)
+	}
+	env, err := s.Environment(t.Context())
+	t.Logf("first round: %v", time.Since(start))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env != complete {
+		t.Errorf("Environment() =\n%+v\nwant\n%+v", env, complete)
+	}
+	if known, err := s.Known(); known != complete || err != nil {
+		t.Errorf("Known() = %+v, %v; want the same as Environment", known, err)
+	}
+	wait(t, metadata.Settled(s), time.Second, "settled")
+	for _, p := range paths {
+		if n := srv.Requests(p); n != 1 {
+			t.Errorf("%s requested %d times, want 1 (results are cached)", p, n)
+		}
+	}
+}
+
+// TestMetadataHostFromGetenv shows that GCE_METADATA_HOST is read through
+// WithGetenv, not from the process environment the metadata client reads.
+func TestMetadataHostFromGetenv(t *testing.T) {
+	t.Setenv("GCE_METADATA_HOST", "127.0.0.1:1")
+	srv := newServer(t)
+	env, err := newSource(t, metadata.Config{}, gen2(srv.Host())).Environment(t.Context())
+	if err != nil || env != complete {
+		t.Errorf("Environment() = %+v, %v; want %+v", env, err, complete)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	const timeout = 500 * time.Millisecond
 	tests := []struct {
-		name string
-		give map[string]string
-		cfg  metadata.Config
-		want ports.Environment
+		give        mdt.Fault
+		wantMin     time.Duration // how long the first round takes at least
+		wantMax     time.Duration // and at most
+		minRequests int64         // per path
+		maxRequests int64
 	}{
-		{
-			name: "gen2",
-			give: map[string]string{"K_SERVICE": "hello", "K_REVISION": "hello-00002-xyz", "K_CONFIGURATION": "hello", "FUNCTION_TARGET": "Hello", "FUNCTION_SIGNATURE_TYPE": "http"},
-			want: ports.Environment{Platform: ports.PlatformFunctionsGen2, Function: "hello", Revision: "hello-00002-xyz", Configuration: "hello", EntryPoint: "Hello", SignatureType: "http"},
-		},
-		{
-			name: "gen1 legacy",
-			give: map[string]string{"FUNCTION_NAME": "legacy", "FUNCTION_REGION": "us-central1", "GCP_PROJECT": "p1", "FUNCTION_MEMORY_MB": "256", "ENTRY_POINT": "Legacy"},
-			want: ports.Environment{Platform: ports.PlatformFunctionsGen1, Function: "legacy", Region: "us-central1", ProjectID: "p1", MemoryMB: 256, EntryPoint: "Legacy"},
-		},
-		{
-			name: "cloud run service",
-			give: map[string]string{"K_SERVICE": "api", "K_REVISION": "api-1", "K_CONFIGURATION": "api"},
-			want: ports.Environment{Platform: ports.PlatformCloudRunService, Function: "api", Revision: "api-1", Configuration: "api"},
-		},
-		{
-			name: "cloud run job",
-			give: map[string]string{"CLOUD_RUN_JOB": "nightly", "CLOUD_RUN_EXECUTION": "nightly-abc"},
-			want: ports.Environment{Platform: ports.PlatformCloudRunJob, Function: "nightly", Revision: "nightly-abc"},
-		},
-		{
-			name: "config wins",
-			give: map[string]string{"K_SERVICE": "hello", "FUNCTION_TARGET": "Hello", "GOOGLE_CLOUD_PROJECT": "env-project", "FUNCTION_MEMORY_MB": "128"},
-			cfg:  metadata.Config{ProjectID: "user-project", Region: "europe-west3", MemoryMB: 512},
-			want: ports.Environment{Platform: ports.PlatformFunctionsGen2, Function: "hello", EntryPoint: "Hello", ProjectID: "user-project", Region: "europe-west3", MemoryMB: 512},
-		},
-		{
-			name: "bad memory is absent",
-			give: map[string]string{"K_SERVICE": "hello", "FUNCTION_TARGET": "Hello", "FUNCTION_MEMORY_MB": "lots"},
-			want: ports.Environment{Platform: ports.PlatformFunctionsGen2, Function: "hello", EntryPoint: "Hello"},
-		},
+		// Waits for the round's deadline, no longer.
+		{give: mdt.FaultHang, wantMin: timeout - 20*time.Millisecond, wantMax: 3 * timeout, minRequests: 1, maxRequests: 1},
+		// Fails at once, no retry within the round: no request arrives.
+		{give: mdt.FaultRefuse, wantMax: timeout / 2, minRequests: 0, maxRequests: 0},
+		// Not defined: an answer, never retried.
+		{give: mdt.FaultNotFound, wantMax: timeout / 2, minRequests: 1, maxRequests: 1},
+		// The metadata client retries 5xx within the round, until the
+		// deadline or its 5 retries.
+		{give: mdt.FaultServerError, wantMax: 3 * timeout, minRequests: 2, maxRequests: 6},
+		// Rejected at once, no retry within the round.
+		{give: mdt.FaultGarbage, wantMax: timeout / 2, minRequests: 1, maxRequests: 1},
+		{give: mdt.FaultHTML, wantMax: timeout / 2, minRequests: 1, maxRequests: 1},
+		{give: mdt.FaultOversized, wantMax: timeout / 2, minRequests: 1, maxRequests: 1},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := metadata.New(tt.cfg, metadata.WithGetenv(getenv(tt.give))).Environment(t.Context())
-			if err != nil {
-				t.Fatal(err)
+		t.Run(tt.give.String(), func(t *testing.T) {
+			srv := newServer(t, mdt.WithFault(tt.give))
+			start := time.Now()
+			s := newSource(t, metadata.Config{Timeout: timeout, Retries: -1}, gen2(srv.Host()))
+			env, err := s.Environment(t.Context())
+			d := time.Since(start)
+			t.Logf("first round: %v", d)
+			if err != nil || env != fromEnv {
+				t.Errorf("Environment() = %+v, %v; want what the environment says, nil", env, err)
 			}
-			if got != tt.want {
-				t.Errorf("Environment() =\n%+v\nwant\n%+v", got, tt.want)
+			if d < tt.wantMin || d > tt.wantMax {
+				t.Errorf("first round took %v, want [%v, %v]", d, tt.wantMin, tt.wantMax)
+			}
+			wait(t, metadata.Settled(s), time.Second, "settled")
+			for _, p := range paths {
+				if n := srv.Requests(p); n < tt.minRequests || n > tt.maxRequests {
+					t.Errorf("%s requested %d times, want [%d, %d]", p, n, tt.minRequests, tt.maxRequests)
+				}
 			}
 		})
 	}
 }
 
-func TestSourceOffGCP(t *testing.T) {
-	env, err := metadata.New(metadata.Config{}, metadata.WithGetenv(getenv(nil))).Environment(t.Context())
-	if !errors.Is(err, ports.ErrNotOnGCP) {
-		t.Fatalf("err = %v, want ErrNotOnGCP", err)
+// TestDeadlineHolds: a caller's short context wins over a hanging server,
+// and the round ends at Config.Timeout.
+func TestDeadlineHolds(t *testing.T) {
+	srv := newServer(t, mdt.WithFault(mdt.FaultHang))
+	start := time.Now()
+	s := newSource(t, metadata.Config{}, gen2(srv.Host())) // default timeout: 1s
+
+	known, err := s.Known()
+	if err != nil || known != fromEnv {
+		t.Errorf("Known() = %+v, %v; want %+v at once", known, err, fromEnv)
 	}
-	if env != (ports.Environment{}) {
-		t.Fatalf("env = %+v, want empty", env)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	env, err := s.Environment(ctx)
+	d := time.Since(start)
+	t.Logf("Environment under a 100ms context: %v", d)
+	if err != nil || env != fromEnv {
+		t.Errorf("Environment() = %+v, %v; want the partial environment, nil", env, err)
+	}
+	if d > 500*time.Millisecond {
+		t.Errorf("Environment took %v under a 100ms context", d)
+	}
+	select {
+	case <-s.Ready():
+		t.Error("Ready before the round's deadline")
+	default:
+	}
+	wait(t, s.Ready(), 2*time.Second, "Ready")
+	d = time.Since(start)
+	t.Logf("Ready after %v", d)
+	if d < metadata.DefaultTimeout-20*time.Millisecond {
+		t.Errorf("Ready after %v, before the round's deadline", d)
+	}
+}
+
+// TestParallel: five lookups of 200 ms each take about 200 ms together.
+func TestParallel(t *testing.T) {
+	srv := newServer(t, mdt.WithLatency(200*time.Millisecond))
+	start := time.Now()
+	s := newSource(t, metadata.Config{}, gen2(srv.Host()))
+	wait(t, s.Ready(), 2*time.Second, "Ready")
+	d := time.Since(start)
+	t.Logf("five lookups of 200ms: %v, at most %d in flight", d, srv.MaxInFlight())
+	if d > 600*time.Millisecond {
+		t.Errorf("five lookups of 200ms took %v; they must run in parallel", d)
+	}
+	if n := srv.MaxInFlight(); n < 2 {
+		t.Errorf("server saw at most %d requests at once; the lookups ran one after another", n)
+	}
+	if env, _ := s.Known(); env != complete {
+		t.Errorf("Known() = %+v, want %+v", env, complete)
+	}
+}
+
+// TestRetryFillsGap: a first round that fails leaves gaps that a background
+// round fills.
+func TestRetryFillsGap(t *testing.T) {
+	cfg := metadata.Config{Timeout: 500 * time.Millisecond, RetryDelay: 50 * time.Millisecond}
+
+	t.Run("one-time failure", func(t *testing.T) {
+		srv := newServer(t)
+		srv.FailFirst(len(paths), mdt.FaultGarbage) // the whole first round
+		s := newSource(t, cfg, gen2(srv.Host()))
+		env, err := s.Environment(t.Context())
+		if err != nil || env != fromEnv {
+			t.Fatalf("first round: %+v, %v; want nothing found", env, err)
+		}
+		start := time.Now()
+		wait(t, metadata.Settled(s), 2*time.Second, "settled")
+		t.Logf("gaps filled %v after the first round", time.Since(start))
+		if env, _ := s.Known(); env != complete {
+			t.Errorf("Known() = %+v, want %+v", env, complete)
+		}
+		for _, p := range paths {
+			if n := srv.Requests(p); n != 2 {
+				t.Errorf("%s requested %d times, want 2", p, n)
+			}
+		}
+	})
+
+	t.Run("refused then up", func(t *testing.T) {
+		srv := newServer(t, mdt.WithFault(mdt.FaultRefuse))
+		cfg := cfg
+		cfg.RetryDelay = 200 * time.Millisecond
+		s := newSource(t, cfg, gen2(srv.Host()))
+		start := time.Now()
+		wait(t, s.Ready(), time.Second, "Ready")
+		t.Logf("refused first round: %v", time.Since(start))
+		if err := srv.SetFault(mdt.FaultNone); err != nil {
+			t.Fatal(err)
+		}
+		wait(t, metadata.Settled(s), 2*time.Second, "settled")
+		if env, _ := s.Known(); env != complete {
+			t.Errorf("Known() = %+v, want %+v", env, complete)
+		}
+	})
+
+	t.Run("one path", func(t *testing.T) {
+		srv := newServer(t)
+		srv.SetPathFault(mdt.PathRegion, mdt.FaultServerError)
+		s := newSource(t, metadata.Config{Timeout: 200 * time.Millisecond, RetryDelay: 300 * time.Millisecond}, gen2(srv.Host()))
+		wait(t, s.Ready(), time.Second, "Ready")
+		if env, _ := s.Known(); env.Region != "" || env.Zone != mdt.DefaultZone {
+			t.Fatalf("after the first round: %+v; want all but the region", env)
+		}
+		srv.SetPathFault(mdt.PathRegion, mdt.FaultNone)
+		wait(t, metadata.Settled(s), 2*time.Second, "settled")
+		if env, _ := s.Known(); env != complete {
+			t.Errorf("Known() = %+v, want %+v", env, complete)
+		}
+		if n := srv.Requests(mdt.PathZone); n != 1 {
+			t.Errorf("zone requested %d times; only failed lookups are retried", n)
+		}
+	})
+}
+
+// TestRetriesBounded: a lookup that never succeeds is tried 1+Retries
+// times, then given up; a 404 is never retried.
+func TestRetriesBounded(t *testing.T) {
+	srv := newServer(t)
+	srv.SetPathFault(mdt.PathRegion, mdt.FaultGarbage)
+	srv.SetPathFault(mdt.PathZone, mdt.FaultNotFound)
+	s := newSource(t, metadata.Config{Retries: 2, RetryDelay: 20 * time.Millisecond}, gen2(srv.Host()))
+	wait(t, metadata.Settled(s), 2*time.Second, "settled")
+	if n := srv.Requests(mdt.PathRegion); n != 3 {
+		t.Errorf("region requested %d times, want 3", n)
+	}
+	if n := srv.Requests(mdt.PathZone); n != 1 {
+		t.Errorf("zone (404) requested %d times, want 1", n)
+	}
+	want := complete
+	want.Region, want.Zone = "", ""
+	if env, _ := s.Known(); env != want {
+		t.Errorf("Known() = %+v, want %+v", env, want)
+	}
+}
+
+// TestOneTimeServerError: the metadata client retries a 500 within the
+// round, so the first round ends complete.
+func TestOneTimeServerError(t *testing.T) {
+	srv := newServer(t)
+	srv.FailFirst(len(paths), mdt.FaultServerError)
+	s := newSource(t, metadata.Config{Retries: -1}, gen2(srv.Host()))
+	env, err := s.Environment(t.Context())
+	if err != nil || env != complete {
+		t.Errorf("Environment() = %+v, %v; want %+v", env, err, complete)
+	}
+	if n := srv.TotalRequests(); n != 2*int64(len(paths)) {
+		t.Errorf("server saw %d requests, want %d", n, 2*len(paths))
+	}
+}
+
+// countDials counts the connections a Source opens.
+func countDials(n *atomic.Int64) metadata.Option {
+	return metadata.WithDialer(func(ctx context.Context, network, addr string) (net.Conn, error) {
+		n.Add(1)
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	})
+}
+
+func TestOffGCP(t *testing.T) {
+	tests := []struct {
+		name string
+		give map[string]string
+		want ports.Environment
+	}{
+		{name: "empty environment"},
+		{name: "local functions framework run", give: map[string]string{"FUNCTION_TARGET": "Hello", "K_REVISION": "1"}, want: ports.Environment{EntryPoint: "Hello", Revision: "1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var dials atomic.Int64
+			start := time.Now()
+			s := newSource(t, metadata.Config{}, tt.give, countDials(&dials))
+			env, err := s.Environment(t.Context())
+			d := time.Since(start)
+			t.Logf("New + Environment off GCP: %v", d)
+			if !errors.Is(err, ports.ErrNotOnGCP) || env != tt.want {
+				t.Errorf("Environment() = %+v, %v; want %+v, ErrNotOnGCP", env, err, tt.want)
+			}
+			if d > 50*time.Millisecond {
+				t.Errorf("off GCP took %v", d)
+			}
+			wait(t, s.Ready(), 0, "Ready")
+			wait(t, metadata.Settled(s), 0, "settled")
+			if n := dials.Load(); n != 0 {
+				t.Errorf("%d connections off GCP, want none", n)
+			}
+		})
+	}
+}
+
+// TestMetadataHostWithoutPlatform: GCE_METADATA_HOST alone is enough to ask
+// the server (a local run against an emulator); the answer still says that
+// no serverless platform was detected.
+func TestMetadataHostWithoutPlatform(t *testing.T) {
+	srv := newServer(t)
+	env, err := newSource(t, metadata.Config{}, map[string]string{"GCE_METADATA_HOST": srv.Host()}).Environment(t.Context())
+	if !errors.Is(err, ports.ErrNotOnGCP) {
+		t.Errorf("err = %v, want ErrNotOnGCP", err)
+	}
+	if env.Platform != ports.PlatformUnknown || env.ProjectID != mdt.DefaultProjectID || env.InstanceID != mdt.DefaultInstanceID {
+		t.Errorf("env = %+v, want the server's values and no platform", env)
+	}
+}
+
+func TestConfigWins(t *testing.T) {
+	srv := newServer(t)
+	env := gen2(srv.Host())
+	env["GOOGLE_CLOUD_PROJECT"] = "env-project"
+	cfg := metadata.Config{ProjectID: "user-project", Region: "us-east1", Function: "mine", MemoryMB: 256}
+	got, err := newSource(t, cfg, env).Environment(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := complete
+	want.ProjectID, want.Region, want.Function, want.MemoryMB = "user-project", "us-east1", "mine", 256
+	if got != want {
+		t.Errorf("Environment() =\n%+v\nwant\n%+v", got, want)
+	}
+	for _, p := range []string{mdt.PathProjectID, mdt.PathRegion} {
+		if n := srv.Requests(p); n != 0 {
+			t.Errorf("%s requested %d times; a configured value is never looked up", p, n)
+		}
+	}
+}
+
+func TestClose(t *testing.T) {
+	srv := newServer(t, mdt.WithFault(mdt.FaultHang))
+	s := metadata.New(metadata.Config{}, metadata.WithGetenv(getenv(gen2(srv.Host()))))
+	time.Sleep(20 * time.Millisecond) // let the requests reach the server
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d := time.Since(start)
+	t.Logf("Close with five hanging lookups: %v", d)
+	if d > 200*time.Millisecond {
+		t.Errorf("Close took %v", d)
+	}
+	wait(t, s.Ready(), 0, "Ready after Close")
+	if env, err := s.Environment(t.Context()); err != nil || env != fromEnv {
+		t.Errorf("Environment after Close = %+v, %v", env, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestCloseDuringBackoff: Close also ends a pause between rounds.
+func TestCloseDuringBackoff(t *testing.T) {
+	srv := newServer(t, mdt.WithFault(mdt.FaultGarbage))
+	s := metadata.New(metadata.Config{RetryDelay: time.Hour}, metadata.WithGetenv(getenv(gen2(srv.Host()))))
+	wait(t, s.Ready(), time.Second, "Ready")
+	start := time.Now()
+	_ = s.Close()
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("Close took %v", d)
+	}
+}
+
+// BenchmarkNew measures what setting up tracing pays: New returns before
+// any lookup answers. Close is outside the timer.
+func BenchmarkNew(b *testing.B) {
+	srv, err := mdt.NewServer(mdt.WithLatency(2 * time.Millisecond))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	for _, bc := range []struct {
+		name string
+		env  map[string]string
+	}{
+		{name: "off-gcp"},
+		{name: "gen2", env: gen2(srv.Host())},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				s := metadata.New(metadata.Config{}, metadata.WithGetenv(getenv(bc.env)))
+				b.StopTimer()
+				_ = s.Close()
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// BenchmarkFirstRound measures New until Ready against a server answering
+// in 2 ms, in 200 ms, and refusing connections.
+func BenchmarkFirstRound(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		opts []mdt.Option
+	}{
+		{name: "2ms", opts: []mdt.Option{mdt.WithLatency(2 * time.Millisecond)}},
+		{name: "200ms", opts: []mdt.Option{mdt.WithLatency(200 * time.Millisecond)}},
+		{name: "refused", opts: []mdt.Option{mdt.WithFault(mdt.FaultRefuse)}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			srv, err := mdt.NewServer(bc.opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Close()
+			env := getenv(gen2(srv.Host()))
+			b.ReportAllocs()
+			for b.Loop() {
+				s := metadata.New(metadata.Config{}, metadata.WithGetenv(env))
+				<-s.Ready()
+				b.StopTimer()
+				_ = s.Close()
+				b.StartTimer()
+			}
+		})
 	}
 }
