@@ -111,12 +111,12 @@ func New(ctx context.Context, opts ...Option) (*Tracing, error) {
 	if o.cfg != nil {
 		cfg = *o.cfg
 		if err := cfg.Validate(); err != nil {
-			return nil, fmt.Errorf("gcftrace: tracing off: %w", err)
+			return nil, fmt.Errorf("gcftrace: %w", err)
 		}
 	} else {
 		var err error
 		if cfg, err = core.ConfigFromEnv(); err != nil {
-			return nil, fmt.Errorf("gcftrace: tracing off: %w", err)
+			return nil, fmt.Errorf("gcftrace: %w", err)
 		}
 	}
 	if cfg.Disabled {
@@ -143,7 +143,7 @@ func New(ctx context.Context, opts ...Option) (*Tracing, error) {
 			if closeSource != nil {
 				_ = closeSource()
 			}
-			return nil, fmt.Errorf("gcftrace: tracing off: %w", err)
+			return nil, fmt.Errorf("gcftrace: %w", err)
 		}
 	}
 	t := build(cfg, src, exp, logger)
