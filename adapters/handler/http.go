@@ -1,30 +1,33 @@
 package handler
 
 import (
-	"bufio"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
 
 // HTTP wraps next so that each request becomes one SERVER span following the
-// stable HTTP server conventions plus faas.trigger=http, faas.coldstart and
+// stable HTTP server conventions, plus faas.trigger=http, faas.coldstart and
 // faas.invocation_id (the Function-Execution-Id header, else the span id).
-// The parent is read with the configured propagator. The span is named
-// "METHOD route" when a ServeMux pattern matched, else "METHOD"; 5xx answers
-// and panics set status Error. After next returns (or panics) the span ends
-// and, with WithFlusher, the spans are flushed before the response is
-// complete; a panic is then re-raised so the framework answers as usual.
+//
+// The parent is read from the request headers with the configured
+// propagator. The span is named "METHOD route" when a route is known (see
+// [WithRoute]; by default the pattern of the [http.ServeMux] that matched),
+// else "METHOD". 5xx answers and panics set status Error and error.type. When
+// next returns or panics the span ends and, with [WithFlusher], the spans are
+// flushed before the response completes; a panic is then raised again so the
+// framework answers as usual.
+//
+// Only faas.trigger, http.request.method and url.path are given to the
+// sampler; the other attributes are computed only for recorded spans.
 func HTTP(next http.Handler, opts ...Option) http.Handler {
 	c := newConfig(opts)
 	return &middleware{next: next, cfg: c, tracer: c.tracer()}
@@ -38,26 +41,73 @@ type middleware struct {
 
 var _ http.Handler = (*middleware)(nil)
 
+// maxHTTPAttrs is the room for the attributes HTTP adds after the start.
+const maxHTTPAttrs = 20
+
+// httpState is the scratch space of one request, pooled so that starting a
+// span allocates nothing of ours: the start options are built once per pooled
+// value and refer to its start array, which each request overwrites. The SDK
+// copies start attributes and SetAttributes arguments, so nothing here
+// outlives the request.
+type httpState struct {
+	start [3]attribute.KeyValue
+	opts  [2]trace.SpanStartOption
+	attrs [maxHTTPAttrs]attribute.KeyValue
+}
+
+var httpStates = sync.Pool{New: func() any {
+	s := new(httpState)
+	s.opts[0] = trace.WithSpanKind(trace.SpanKindServer)
+	s.opts[1] = trace.WithAttributes(s.start[:]...)
+	return s
+}}
+
+// release returns s to the pool, dropping its references to the request
+// (the first used entries of attrs).
+func (s *httpState) release(used int) {
+	s.start = [3]attribute.KeyValue{}
+	clear(s.attrs[:min(used, len(s.attrs))])
+	httpStates.Put(s)
+}
+
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := m.cfg.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	method, methodOriginal := requestMethod(r.Method)
-	ctx, span := m.tracer.Start(ctx, method,
-		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(m.startAttributes(r, method, methodOriginal)...),
-	)
-	if span.IsRecording() {
-		id := r.Header.Get("Function-Execution-Id")
-		if id == "" {
-			id = span.SpanContext().SpanID().String()
-		}
-		span.SetAttributes(semconv.FaaSInvocationID(id))
-	}
-	rw := &responseWriter{ResponseWriter: w}
+	cold := coldStart()
+	ctx := m.cfg.prop.Extract(r.Context(), headerCarrier(r.Header))
+	method, original := requestMethod(r.Method)
+
+	st := httpStates.Get().(*httpState)
+	st.start[0] = semconv.FaaSTriggerHTTP
+	st.start[1] = semconv.HTTPRequestMethodKey.String(method)
+	st.start[2] = semconv.URLPath(r.URL.Path)
+	ctx, span := m.tracer.Start(ctx, spanMethod(method), st.opts[:]...)
 	r = r.WithContext(ctx)
 
+	if !span.IsRecording() {
+		st.release(0)
+		defer func() {
+			if rec := recover(); rec != nil {
+				span.End()
+				m.cfg.flush(ctx)
+				panic(rec)
+			}
+		}()
+		m.next.ServeHTTP(w, r)
+		span.End()
+		m.cfg.flush(ctx)
+		return
+	}
+
+	attrs := m.requestAttributes(st.attrs[:0], r, span, cold, original)
+	rw := &responseWriter{ResponseWriter: w}
+	var body *countingBody
+	if m.cfg.bodySizes && r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
+		body = &countingBody{ReadCloser: r.Body}
+		r.Body = body
+	}
 	defer func() {
 		rec := recover()
-		m.finish(span, r, method, rw, rec)
+		used := m.finish(span, r, method, rw, body, attrs, rec)
+		st.release(used)
 		m.cfg.flush(ctx)
 		if rec != nil {
 			panic(rec)
@@ -66,79 +116,105 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.next.ServeHTTP(rw, r)
 }
 
-func (m *middleware) startAttributes(r *http.Request, method, methodOriginal string) []attribute.KeyValue {
-	attrs := make([]attribute.KeyValue, 0, 14)
-	attrs = append(attrs,
-		semconv.FaaSTriggerHTTP,
-		semconv.FaaSColdstart(coldStart()),
-		semconv.HTTPRequestMethodKey.String(method),
-		semconv.URLPath(r.URL.Path),
-		semconv.URLScheme(scheme(r)),
+// requestAttributes appends what a recorded span learns from the request.
+func (m *middleware) requestAttributes(a []attribute.KeyValue, r *http.Request, span trace.Span, cold bool, methodOriginal string) []attribute.KeyValue {
+	id := header(r.Header, "Function-Execution-Id")
+	if id == "" {
+		id = span.SpanContext().SpanID().String()
+	}
+	sch := scheme(r)
+	a = append(a,
+		semconv.FaaSColdstart(cold),
+		semconv.FaaSInvocationID(id),
+		semconv.URLScheme(sch),
 	)
 	if methodOriginal != "" {
-		attrs = append(attrs, semconv.HTTPRequestMethodOriginal(methodOriginal))
+		a = append(a, semconv.HTTPRequestMethodOriginal(methodOriginal))
 	}
 	if r.URL.RawQuery != "" {
-		attrs = append(attrs, semconv.URLQuery(r.URL.RawQuery))
+		if q := m.cfg.redactQuery(r.URL.RawQuery); q != "" {
+			a = append(a, semconv.URLQuery(q))
+		}
 	}
 	if host, port := splitHostPort(r.Host); host != "" {
-		attrs = append(attrs, semconv.ServerAddress(host))
-		if port > 0 {
-			attrs = append(attrs, semconv.ServerPort(port))
+		if port == 0 {
+			port = defaultPort(sch)
+		}
+		a = append(a, semconv.ServerAddress(host), semconv.ServerPort(port))
+	}
+	peer, peerPort := splitHostPort(r.RemoteAddr)
+	if ip := forwardedFor(r.Header); ip != "" {
+		a = append(a, semconv.ClientAddress(ip))
+	} else if peer != "" {
+		a = append(a, semconv.ClientAddress(peer))
+	}
+	if peer != "" {
+		a = append(a, semconv.NetworkPeerAddress(peer))
+		if peerPort > 0 {
+			a = append(a, semconv.NetworkPeerPort(peerPort))
 		}
 	}
-	if ip := clientAddress(r); ip != "" {
-		attrs = append(attrs, semconv.ClientAddress(ip))
-	}
-	if ua := r.UserAgent(); ua != "" {
-		attrs = append(attrs, semconv.UserAgentOriginal(ua))
+	if ua := header(r.Header, "User-Agent"); ua != "" {
+		a = append(a, semconv.UserAgentOriginal(ua))
 	}
 	if v := protocolVersion(r); v != "" {
-		attrs = append(attrs, semconv.NetworkProtocolVersion(v))
+		a = append(a, semconv.NetworkProtocolVersion(v))
 	}
-	return attrs
+	return a
 }
 
-func (m *middleware) finish(span trace.Span, r *http.Request, method string, rw *responseWriter, rec any) {
+// finish completes a recorded span: name and route, status code, error
+// status, body sizes, then End. It returns how many attributes it set.
+func (m *middleware) finish(span trace.Span, r *http.Request, method string, rw *responseWriter, body *countingBody, a []attribute.KeyValue, rec any) int {
 	defer span.End()
-	if !span.IsRecording() {
-		return
+	var route string
+	if m.cfg.route != nil {
+		route = m.cfg.route(r)
 	}
-	if route := route(r.Pattern); route != "" {
-		span.SetName(method + " " + route)
-		span.SetAttributes(semconv.HTTPRoute(route))
-	} else if method == "_OTHER" {
-		span.SetName("HTTP")
+	if route == "" {
+		route = patternRoute(r.Pattern)
 	}
+	if route != "" {
+		span.SetName(spanMethod(method) + " " + route)
+		a = append(a, semconv.HTTPRoute(route))
+	}
+
 	status := rw.status
-	if status == 0 {
-		status = http.StatusOK
+	if status == 0 && rec == nil && !rw.hijacked {
+		status = http.StatusOK // what net/http sends when nothing was written
+	}
+	if status > 0 {
+		a = append(a, semconv.HTTPResponseStatusCode(status))
 	}
 	if rec != nil {
-		status = http.StatusInternalServerError
-		err, ok := rec.(error)
-		if !ok {
-			err = fmt.Errorf("panic: %v", rec)
-		}
-		span.RecordError(err, trace.WithAttributes(semconv.ExceptionStacktrace(string(debug.Stack()))))
-		span.SetStatus(codes.Error, err.Error())
-		span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
-		return
-	}
-	span.SetAttributes(semconv.HTTPResponseStatusCode(status))
-	if status >= 500 {
+		recordPanic(span, rec, debug.Stack())
+	} else if status >= 500 {
 		span.SetStatus(codes.Error, "")
-		span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(status)))
+		a = append(a, semconv.ErrorTypeKey.String(strconv.Itoa(status)))
 	}
+	if m.cfg.bodySizes {
+		switch {
+		case body != nil:
+			a = append(a, semconv.HTTPRequestBodySize(int(body.n)))
+		case r.ContentLength >= 0:
+			a = append(a, semconv.HTTPRequestBodySize(int(r.ContentLength)))
+		}
+		a = append(a, semconv.HTTPResponseBodySize(int(rw.written)))
+	}
+	span.SetAttributes(a...)
+	return len(a)
 }
 
-// errorType is the error's dynamic type name, as error.type recommends.
-func errorType(err error) string {
-	return fmt.Sprintf("%T", err)
+// spanMethod is the method as span names use it: "HTTP" for unknown ones.
+func spanMethod(method string) string {
+	if method == "_OTHER" {
+		return "HTTP"
+	}
+	return method
 }
 
 // requestMethod returns the semconv method and, for methods outside the
-// known set, the original one.
+// known set (or not in upper case), the original one.
 func requestMethod(m string) (method, original string) {
 	switch m {
 	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodHead,
@@ -155,54 +231,87 @@ func requestMethod(m string) (method, original string) {
 	return "_OTHER", m
 }
 
-// route is the path of a ServeMux pattern ("GET example.com/items/{id}" →
-// "/items/{id}"), or "".
-func route(pattern string) string {
-	if i := strings.IndexByte(pattern, ' '); i >= 0 {
-		pattern = pattern[i+1:]
+// patternRoute is the path of a ServeMux pattern ("GET example.com/items/{id}"
+// → "/items/{id}"; "/{$}" → "/"), or "".
+func patternRoute(pattern string) string {
+	if i := strings.IndexAny(pattern, " \t"); i >= 0 {
+		pattern = strings.TrimLeft(pattern[i+1:], " \t")
 	}
-	if i := strings.IndexByte(pattern, '/'); i > 0 {
-		pattern = pattern[i:]
+	i := strings.IndexByte(pattern, '/')
+	if i < 0 {
+		return ""
 	}
-	return pattern
+	return strings.TrimSuffix(pattern[i:], "{$}")
 }
 
 func scheme(r *http.Request) string {
 	if r.TLS != nil {
 		return "https"
 	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+	// Google's front end terminates TLS and says so here.
+	if p := header(r.Header, "X-Forwarded-Proto"); p == "https" || p == "http" {
 		return p
 	}
 	return "http"
 }
 
-func splitHostPort(hostport string) (string, int) {
-	host, p, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return hostport, 0
+func defaultPort(scheme string) int {
+	if scheme == "https" {
+		return 443
 	}
-	port, err := strconv.ParseUint(p, 10, 16)
-	if err != nil {
-		return host, 0
-	}
-	return host, int(port)
+	return 80
 }
 
-// clientAddress is the first X-Forwarded-For entry (Google's front end sets
-// it), else the peer's address.
-func clientAddress(r *http.Request) string {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		if i := strings.IndexByte(xff, ','); i >= 0 {
-			xff = xff[:i]
+// splitHostPort splits "host:port", "[v6]:port", "host" or "[v6]"; port is 0
+// when absent or not a port number. Unlike net.SplitHostPort it allocates
+// nothing, also when the port is missing.
+func splitHostPort(hp string) (host string, port int) {
+	if hp == "" {
+		return "", 0
+	}
+	if hp[0] == '[' {
+		end := strings.IndexByte(hp, ']')
+		if end < 0 {
+			return hp, 0
 		}
-		return strings.TrimSpace(xff)
+		if rest := hp[end+1:]; len(rest) > 1 && rest[0] == ':' {
+			port = parsePort(rest[1:])
+		}
+		return hp[1:end], port
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	i := strings.LastIndexByte(hp, ':')
+	if i < 0 || strings.IndexByte(hp[:i], ':') >= 0 { // no port, or a bare IPv6 address
+		return hp, 0
 	}
-	return host
+	return hp[:i], parsePort(hp[i+1:])
+}
+
+func parsePort(s string) int {
+	if len(s) == 0 || len(s) > 5 {
+		return 0
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n > 65535 {
+		return 0
+	}
+	return n
+}
+
+// forwardedFor is the first X-Forwarded-For entry (the client as Google's
+// front end saw it), or "".
+func forwardedFor(h http.Header) string {
+	xff := header(h, "X-Forwarded-For")
+	if i := strings.IndexByte(xff, ','); i >= 0 {
+		xff = xff[:i]
+	}
+	return strings.TrimSpace(xff)
 }
 
 func protocolVersion(r *http.Request) string {
@@ -219,53 +328,15 @@ func protocolVersion(r *http.Request) string {
 	return ""
 }
 
-// responseWriter records the status code. It keeps http.Flusher,
-// http.Hijacker and io.ReaderFrom working, and Unwrap lets
-// http.ResponseController reach the rest.
-type responseWriter struct {
-	http.ResponseWriter
-	status int
+// countingBody counts the request body bytes the handler reads, for
+// http.request.body.size when Content-Length is unknown.
+type countingBody struct {
+	io.ReadCloser
+	n int64
 }
 
-func (w *responseWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
 }
-
-func (w *responseWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		return rf.ReadFrom(src)
-	}
-	return io.Copy(w.ResponseWriter, src)
-}
-
-func (w *responseWriter) Flush() {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return http.NewResponseController(w.ResponseWriter).Hijack()
-}
-
-func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-var (
-	_ http.Flusher  = (*responseWriter)(nil)
-	_ http.Hijacker = (*responseWriter)(nil)
-	_ io.ReaderFrom = (*responseWriter)(nil)
-)

@@ -2,42 +2,24 @@ package handler
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gcftrace/gcftrace/ports/portstest"
 )
-
-func recorder() (*tracetest.SpanRecorder, *sdktrace.TracerProvider) {
-	rec := tracetest.NewSpanRecorder()
-	return rec, sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-}
-
-func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
-	m := map[attribute.Key]attribute.Value{}
-	for _, kv := range s.Attributes() {
-		m[kv.Key] = kv.Value
-	}
-	return m
-}
-
-func serve(t *testing.T, h http.Handler) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv
-}
 
 func TestHTTPSpan(t *testing.T) {
 	rec, tp := recorder()
@@ -61,38 +43,34 @@ func TestHTTPSpan(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	spans := rec.Ended()
-	if len(spans) != 1 {
-		t.Fatalf("%d spans, want 1", len(spans))
-	}
-	s := spans[0]
+	s := only(t, rec)
 	if s.Name() != "GET /items/{id}" || s.SpanKind() != trace.SpanKindServer {
 		t.Errorf("span %q kind %v", s.Name(), s.SpanKind())
 	}
 	if got := s.Parent().TraceID().String(); got != "0af7651916cd43dd8448eb211c80319c" || !s.Parent().IsRemote() {
 		t.Errorf("parent trace %s remote=%v", got, s.Parent().IsRemote())
 	}
-	a := attrs(s)
-	want := map[attribute.Key]string{
-		"faas.trigger":             "http",
-		"faas.invocation_id":       "exec-1",
-		"http.request.method":      "GET",
-		"url.path":                 "/items/42",
-		"url.query":                "q=1",
-		"url.scheme":               "http",
-		"http.route":               "/items/{id}",
-		"user_agent.original":      "test-agent",
-		"server.address":           "127.0.0.1",
-		"client.address":           "127.0.0.1",
-		"network.protocol.version": "1.1",
-	}
-	for k, v := range want {
-		if a[k].String() != v {
-			t.Errorf("%s = %q, want %q", k, a[k].String(), v)
-		}
-	}
-	if a["http.response.status_code"].AsInt64() != 200 {
-		t.Errorf("status code = %v", a["http.response.status_code"])
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	checkAttrs(t, s, map[attribute.Key]any{
+		"faas.trigger":              "http",
+		"faas.invocation_id":        "exec-1",
+		"http.request.method":       "GET",
+		"url.path":                  "/items/42",
+		"url.query":                 "q=1",
+		"url.scheme":                "http",
+		"http.route":                "/items/{id}",
+		"user_agent.original":       "test-agent",
+		"server.address":            "127.0.0.1",
+		"server.port":               port,
+		"client.address":            "127.0.0.1",
+		"network.peer.address":      "127.0.0.1",
+		"network.protocol.version":  "1.1",
+		"http.response.status_code": 200,
+		"error.type":                "",
+		"http.request.body.size":    "",
+	})
+	if a := attrs(s); a["network.peer.port"].AsInt64() == 0 {
+		t.Error("network.peer.port not set")
 	}
 	if s.Status().Code != codes.Unset {
 		t.Errorf("status = %v, want Unset", s.Status())
@@ -104,14 +82,15 @@ func TestHTTPSpan(t *testing.T) {
 
 func TestHTTPStatusError(t *testing.T) {
 	tests := []struct {
-		give int
-		want codes.Code
+		give          int
+		want          codes.Code
+		wantErrorType string
 	}{
 		{give: 200, want: codes.Unset},
 		{give: 404, want: codes.Unset},
 		{give: 499, want: codes.Unset},
-		{give: 500, want: codes.Error},
-		{give: 503, want: codes.Error},
+		{give: 500, want: codes.Error, wantErrorType: "500"},
+		{give: 503, want: codes.Error, wantErrorType: "503"},
 	}
 	for _, tt := range tests {
 		t.Run(http.StatusText(tt.give), func(t *testing.T) {
@@ -124,13 +103,17 @@ func TestHTTPStatusError(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			s := rec.Ended()[0]
-			if s.Status().Code != tt.want {
-				t.Errorf("status %v, want %v", s.Status().Code, tt.want)
+			s := only(t, rec)
+			if s.Status().Code != tt.want || s.Status().Description != "" {
+				t.Errorf("status %+v, want %v without description", s.Status(), tt.want)
 			}
 			if s.Name() != "GET" {
 				t.Errorf("name %q, want GET", s.Name())
 			}
+			checkAttrs(t, s, map[attribute.Key]any{
+				"http.response.status_code": tt.give,
+				"error.type":                tt.wantErrorType,
+			})
 		})
 	}
 }
@@ -150,22 +133,59 @@ func TestHTTPPanicRecordedFlushedAndReraised(t *testing.T) {
 		}()
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil))
 	}()
-	s := rec.Ended()[0]
+	s := only(t, rec)
 	if s.Status().Code != codes.Error || s.Status().Description != "boom" {
 		t.Errorf("status = %+v", s.Status())
 	}
-	if len(s.Events()) != 1 || s.Events()[0].Name != "exception" {
-		t.Fatalf("events = %+v", s.Events())
-	}
-	ev := map[attribute.Key]attribute.Value{}
-	for _, kv := range s.Events()[0].Attributes {
-		ev[kv.Key] = kv.Value
-	}
-	if !strings.Contains(ev["exception.stacktrace"].AsString(), "http_test.go") {
-		t.Error("exception event has no stack pointing at the panic")
-	}
+	checkAttrs(t, s, map[attribute.Key]any{"error.type": "*errors.errorString"})
+	checkException(t, s, "*errors.errorString", "boom", "http_test.go")
 	if flusher.Calls() != 1 {
 		t.Errorf("flushes = %d, want 1 before re-panicking", flusher.Calls())
+	}
+}
+
+func TestHTTPPanicWithValueThatIsNoError(t *testing.T) {
+	rec, tp := recorder()
+	h := HTTP(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		panic("no error")
+	}), WithTracerProvider(tp))
+	func() {
+		defer func() { _ = recover() }()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	}()
+	s := only(t, rec)
+	if s.Status().Code != codes.Error || s.Status().Description != "no error" {
+		t.Errorf("status = %+v", s.Status())
+	}
+	checkAttrs(t, s, map[attribute.Key]any{"error.type": "panic", "http.response.status_code": 202})
+	checkException(t, s, "string", "no error", "http_test.go")
+}
+
+// checkException checks s's one exception event.
+func checkException(t *testing.T, s sdktrace.ReadOnlySpan, wantType, wantMessage, wantInStack string) {
+	t.Helper()
+	var events []sdktrace.Event
+	for _, e := range s.Events() {
+		if e.Name == "exception" {
+			events = append(events, e)
+		}
+	}
+	if len(events) != 1 {
+		t.Fatalf("%d exception events in %+v, want 1", len(events), s.Events())
+	}
+	ev := map[attribute.Key]attribute.Value{}
+	for _, kv := range events[0].Attributes {
+		ev[kv.Key] = kv.Value
+	}
+	if got := ev["exception.type"].AsString(); got != wantType {
+		t.Errorf("exception.type = %q, want %q", got, wantType)
+	}
+	if got := ev["exception.message"].AsString(); got != wantMessage {
+		t.Errorf("exception.message = %q, want %q", got, wantMessage)
+	}
+	if stack := ev["exception.stacktrace"].AsString(); !strings.Contains(stack, wantInStack) {
+		t.Errorf("exception.stacktrace does not mention %s:\n%s", wantInStack, stack)
 	}
 }
 
@@ -189,14 +209,330 @@ func TestHTTPColdStartExactlyOnceUnderConcurrency(t *testing.T) {
 	}
 }
 
-func TestHTTPUnknownMethod(t *testing.T) {
+func TestHTTPColdStartConsumedByUnsampledInvocation(t *testing.T) {
+	warm.Store(false)
 	rec, tp := recorder()
 	h := HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), WithTracerProvider(tp))
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("FOO", "/", nil))
-	s := rec.Ended()[0]
-	a := attrs(s)
-	if s.Name() != "HTTP" || a["http.request.method"].AsString() != "_OTHER" || a["http.request.method_original"].AsString() != "FOO" {
-		t.Errorf("name %q attrs %v", s.Name(), a)
+	unsampled := httptest.NewRequest("GET", "/", nil)
+	unsampled.Header.Set("traceparent", parentNotSampled)
+	dropping := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())))
+	HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), WithTracerProvider(dropping)).
+		ServeHTTP(httptest.NewRecorder(), unsampled)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	checkAttrs(t, only(t, rec), map[attribute.Key]any{"faas.coldstart": false})
+}
+
+func TestHTTPUnknownMethod(t *testing.T) {
+	tests := []struct {
+		give, wantName, wantMethod, wantOriginal string
+	}{
+		{give: "FOO", wantName: "HTTP", wantMethod: "_OTHER", wantOriginal: "FOO"},
+		{give: "get", wantName: "GET", wantMethod: "GET", wantOriginal: "get"},
+		{give: "PATCH", wantName: "PATCH", wantMethod: "PATCH", wantOriginal: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			rec, tp := recorder()
+			h := HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), WithTracerProvider(tp))
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(tt.give, "/", nil))
+			s := only(t, rec)
+			if s.Name() != tt.wantName {
+				t.Errorf("name %q, want %q", s.Name(), tt.wantName)
+			}
+			checkAttrs(t, s, map[attribute.Key]any{
+				"http.request.method":          tt.wantMethod,
+				"http.request.method_original": tt.wantOriginal,
+			})
+		})
+	}
+}
+
+func TestHTTPUnknownMethodWithRouteIsNamedHTTPRoute(t *testing.T) {
+	rec, tp := recorder()
+	h := HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), WithTracerProvider(tp),
+		WithRoute(func(*http.Request) string { return "/hook" }))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("PURGE", "/hook", nil))
+	if got := only(t, rec).Name(); got != "HTTP /hook" {
+		t.Errorf("name %q, want %q", got, "HTTP /hook")
+	}
+}
+
+func TestHTTPRoute(t *testing.T) {
+	inner := http.NewServeMux()
+	inner.HandleFunc("POST /orders/{id}/items", func(http.ResponseWriter, *http.Request) {})
+	inner.HandleFunc("/{$}", func(http.ResponseWriter, *http.Request) {})
+	tests := []struct {
+		name      string
+		give      func(tp trace.TracerProvider) http.Handler
+		path      string
+		wantName  string
+		wantRoute string
+	}{
+		{
+			name: "no router",
+			give: func(tp trace.TracerProvider) http.Handler {
+				return HTTP(http.NotFoundHandler(), WithTracerProvider(tp))
+			},
+			path:     "/raw/path/123",
+			wantName: "POST",
+		},
+		{
+			name:      "inner ServeMux",
+			give:      func(tp trace.TracerProvider) http.Handler { return HTTP(inner, WithTracerProvider(tp)) },
+			path:      "/orders/7/items",
+			wantName:  "POST /orders/{id}/items",
+			wantRoute: "/orders/{id}/items",
+		},
+		{
+			name:      "exact root",
+			give:      func(tp trace.TracerProvider) http.Handler { return HTTP(inner, WithTracerProvider(tp)) },
+			path:      "/",
+			wantName:  "POST /",
+			wantRoute: "/",
+		},
+		{
+			name: "outer ServeMux, as functions-framework registers a function",
+			give: func(tp trace.TracerProvider) http.Handler {
+				outer := http.NewServeMux()
+				outer.Handle("/hello", HTTP(http.NotFoundHandler(), WithTracerProvider(tp)))
+				return outer
+			},
+			path:      "/hello",
+			wantName:  "POST /hello",
+			wantRoute: "/hello",
+		},
+		{
+			name: "WithRoute wins",
+			give: func(tp trace.TracerProvider) http.Handler {
+				return HTTP(inner, WithTracerProvider(tp), WithRoute(func(r *http.Request) string { return "/custom/{x}" }))
+			},
+			path:      "/orders/7/items",
+			wantName:  "POST /custom/{x}",
+			wantRoute: "/custom/{x}",
+		},
+		{
+			name: "WithRoute empty falls back to the pattern",
+			give: func(tp trace.TracerProvider) http.Handler {
+				return HTTP(inner, WithTracerProvider(tp), WithRoute(func(*http.Request) string { return "" }))
+			},
+			path:      "/orders/7/items",
+			wantName:  "POST /orders/{id}/items",
+			wantRoute: "/orders/{id}/items",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, tp := recorder()
+			tt.give(tp).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", tt.path, nil))
+			s := only(t, rec)
+			if s.Name() != tt.wantName {
+				t.Errorf("name %q, want %q", s.Name(), tt.wantName)
+			}
+			checkAttrs(t, s, map[attribute.Key]any{"http.route": tt.wantRoute, "url.path": tt.path})
+		})
+	}
+}
+
+func TestPatternRoute(t *testing.T) {
+	tests := []struct{ give, want string }{
+		{give: "", want: ""},
+		{give: "/", want: "/"},
+		{give: "/hello", want: "/hello"},
+		{give: "GET /items/{id}", want: "/items/{id}"},
+		{give: "GET  example.com/items/{id...}", want: "/items/{id...}"},
+		{give: "example.com/", want: "/"},
+		{give: "/{$}", want: "/"},
+		{give: "POST /a/{$}", want: "/a/"},
+		{give: "GET", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			if got := patternRoute(tt.give); got != tt.want {
+				t.Errorf("patternRoute(%q) = %q, want %q", tt.give, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHTTPForwardedRequest(t *testing.T) {
+	rec, tp := recorder()
+	h := HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), WithTracerProvider(tp))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Host = "europe-west3-p.cloudfunctions.net"
+	r.RemoteAddr = "169.254.1.1:40000"
+	r.Header.Set("X-Forwarded-For", " 203.0.113.7 , 10.0.0.1")
+	r.Header.Set("X-Forwarded-Proto", "https")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	checkAttrs(t, only(t, rec), map[attribute.Key]any{
+		"url.scheme":           "https",
+		"server.address":       "europe-west3-p.cloudfunctions.net",
+		"server.port":          443,
+		"client.address":       "203.0.113.7",
+		"network.peer.address": "169.254.1.1",
+		"network.peer.port":    40000,
+	})
+}
+
+func TestHTTPInvocationIDFallsBackToSpanID(t *testing.T) {
+	rec, tp := recorder()
+	HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), WithTracerProvider(tp)).
+		ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	s := only(t, rec)
+	checkAttrs(t, s, map[attribute.Key]any{"faas.invocation_id": s.SpanContext().SpanID().String()})
+}
+
+func TestHTTPQuery(t *testing.T) {
+	tests := []struct {
+		name  string
+		opts  []Option
+		query string
+		want  string
+	}{
+		{name: "default keeps a plain query", query: "a=1&b=2", want: "a=1&b=2"},
+		{name: "default redacts signatures", query: "a=1&X-Goog-Signature=abc&sig=x", want: "a=1&X-Goog-Signature=REDACTED&sig=REDACTED"},
+		{name: "custom redactor", opts: []Option{WithQueryRedactor(func(string) string { return "hidden" })}, query: "a=1", want: "hidden"},
+		{name: "redactor dropping the query", opts: []Option{WithQueryRedactor(func(string) string { return "" })}, query: "a=1", want: ""},
+		{name: "no query", query: "", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, tp := recorder()
+			h := HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), append(tt.opts, WithTracerProvider(tp))...)
+			r := httptest.NewRequest("GET", "/", nil)
+			r.URL.RawQuery = tt.query
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			checkAttrs(t, only(t, rec), map[attribute.Key]any{"url.query": tt.want})
+		})
+	}
+}
+
+func TestRedactQuery(t *testing.T) {
+	tests := []struct{ give, want string }{
+		{give: "", want: ""},
+		{give: "a=1", want: "a=1"},
+		{give: "Signature=s&AWSAccessKeyId=k&Expires=1", want: "Signature=REDACTED&AWSAccessKeyId=REDACTED&Expires=1"},
+		{give: "sig", want: "sig"},
+		{give: "sig=", want: "sig=REDACTED"},
+		{give: "X%2DGoog-Signature=abc", want: "X%2DGoog-Signature=REDACTED"},
+		{give: "signature=lowercase-is-not-the-key", want: "signature=lowercase-is-not-the-key"},
+		{give: "a=1&&sig=2&", want: "a=1&&sig=REDACTED&"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			if got := RedactQuery(tt.give); got != tt.want {
+				t.Errorf("RedactQuery(%q) = %q, want %q", tt.give, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRedactQueryWithoutSecretsDoesNotAllocate(t *testing.T) {
+	q := "page=2&sort=name&filter=active"
+	if n := testing.AllocsPerRun(100, func() { _ = RedactQuery(q) }); n != 0 {
+		t.Errorf("%v allocations, want 0", n)
+	}
+}
+
+func TestHTTPBodySizes(t *testing.T) {
+	tests := []struct {
+		name        string
+		opts        []Option
+		chunked     bool
+		wantRequest any
+		wantReply   any
+	}{
+		{name: "off by default", wantRequest: "", wantReply: ""},
+		{name: "content length", opts: []Option{WithBodySizes()}, wantRequest: 11, wantReply: 5},
+		{name: "chunked request counted", opts: []Option{WithBodySizes()}, chunked: true, wantRequest: 11, wantReply: 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, tp := recorder()
+			srv := serve(t, HTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				io.WriteString(w, "hello")
+			}), append(tt.opts, WithTracerProvider(tp))...))
+			var body io.Reader = strings.NewReader("hello world")
+			if tt.chunked {
+				body = io.MultiReader(body) // hides the length: sent chunked
+			}
+			resp, err := http.Post(srv.URL, "text/plain", body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			checkAttrs(t, only(t, rec), map[attribute.Key]any{
+				"http.request.body.size":  tt.wantRequest,
+				"http.response.body.size": tt.wantReply,
+			})
+		})
+	}
+}
+
+func TestHTTPNotSampledPassesWriterThroughAndFlushes(t *testing.T) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
+	flusher := &portstest.CountingFlusher{}
+	w := httptest.NewRecorder()
+	var got http.ResponseWriter
+	var sc trace.SpanContext
+	HTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = w
+		sc = trace.SpanContextFromContext(r.Context())
+	}), WithTracerProvider(tp), WithFlusher(flusher)).ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if got != http.ResponseWriter(w) {
+		t.Errorf("handler got %T, want the original writer", got)
+	}
+	if !sc.IsValid() || sc.IsSampled() {
+		t.Errorf("span context %v, want a valid unsampled one", sc)
+	}
+	if flusher.Calls() != 1 {
+		t.Errorf("flushes = %d, want 1", flusher.Calls())
+	}
+}
+
+func TestHTTPNotSampledPanicIsReraisedAndFlushed(t *testing.T) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
+	flusher := &portstest.CountingFlusher{}
+	h := HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }),
+		WithTracerProvider(tp), WithFlusher(flusher))
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Errorf("recovered %v", r)
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	}()
+	if flusher.Calls() != 1 {
+		t.Errorf("flushes = %d, want 1", flusher.Calls())
+	}
+}
+
+// deadlineFlusher reports the deadline and error of the context it gets.
+type deadlineFlusher struct {
+	deadline time.Time
+	err      error
+}
+
+func (f *deadlineFlusher) ForceFlush(ctx context.Context) error {
+	f.deadline, _ = ctx.Deadline()
+	f.err = ctx.Err()
+	return nil
+}
+
+func TestHTTPFlushSurvivesClientHangUpWithinBudget(t *testing.T) {
+	_, tp := recorder()
+	f := &deadlineFlusher{}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { cancel() }),
+		WithTracerProvider(tp), WithFlusher(f), WithFlushTimeout(time.Minute))
+	start := time.Now()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil).WithContext(ctx))
+	if f.err != nil {
+		t.Errorf("flush context: %v, want live after the client hung up", f.err)
+	}
+	if d := f.deadline.Sub(start); d <= 0 || d > time.Minute+time.Second {
+		t.Errorf("flush deadline in %v, want within the one-minute budget", d)
 	}
 }
 
@@ -206,6 +542,7 @@ func TestHTTPMalformedTraceparentIsAbsent(t *testing.T) {
 	for _, tp := range []string{"garbage", "00-zz-zz-01", "00-00000000000000000000000000000000-0000000000000000-01", strings.Repeat("f", 10000)} {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Header.Set("traceparent", tp)
+		req.Header.Set("tracestate", "=,=,\x00")
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
 	for _, s := range rec.Ended() {
@@ -215,13 +552,48 @@ func TestHTTPMalformedTraceparentIsAbsent(t *testing.T) {
 	}
 }
 
+func TestSplitHostPort(t *testing.T) {
+	tests := []struct {
+		give     string
+		wantHost string
+		wantPort int
+	}{
+		{give: "", wantHost: ""},
+		{give: "example.com", wantHost: "example.com"},
+		{give: "example.com:8080", wantHost: "example.com", wantPort: 8080},
+		{give: "example.com:http", wantHost: "example.com"},
+		{give: "example.com:99999", wantHost: "example.com"},
+		{give: "[::1]:443", wantHost: "::1", wantPort: 443},
+		{give: "[::1]", wantHost: "::1"},
+		{give: "::1", wantHost: "::1"},
+		{give: "[::1", wantHost: "[::1"},
+		{give: "10.0.0.1:", wantHost: "10.0.0.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			host, port := splitHostPort(tt.give)
+			if host != tt.wantHost || port != tt.wantPort {
+				t.Errorf("splitHostPort(%q) = %q, %d, want %q, %d", tt.give, host, port, tt.wantHost, tt.wantPort)
+			}
+		})
+	}
+}
+
 func TestResponseWriterKeepsInterfaces(t *testing.T) {
 	srv := serve(t, HTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := w.(http.Flusher); !ok {
-			t.Error("not an http.Flusher")
+		for name, ok := range map[string]bool{
+			"http.Flusher":    is[http.Flusher](w),
+			"http.Hijacker":   is[http.Hijacker](w),
+			"http.Pusher":     is[http.Pusher](w),
+			"io.ReaderFrom":   is[io.ReaderFrom](w),
+			"io.StringWriter": is[io.StringWriter](w),
+		} {
+			if !ok {
+				t.Errorf("not an %s", name)
+			}
 		}
-		if _, ok := w.(io.ReaderFrom); !ok {
-			t.Error("not an io.ReaderFrom")
+		if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
+			t.Errorf("ResponseController.SetWriteDeadline: %v", err)
 		}
 		conn, buf, err := http.NewResponseController(w).Hijack()
 		if err != nil {
@@ -231,7 +603,7 @@ func TestResponseWriterKeepsInterfaces(t *testing.T) {
 		defer conn.Close()
 		buf.WriteString("HTTP/1.1 204 No Content\r\n\r\n")
 		buf.Flush()
-	})))
+	}), WithTracerProvider(sdktrace.NewTracerProvider())))
 	conn, err := (&http.Client{}).Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -242,19 +614,76 @@ func TestResponseWriterKeepsInterfaces(t *testing.T) {
 	}
 }
 
-func TestResponseWriterFlushes(t *testing.T) {
+func is[T any](v any) bool {
+	_, ok := v.(T)
+	return ok
+}
+
+func TestHTTPHijackedConnectionHasNoStatusCode(t *testing.T) {
+	rec, tp := recorder()
+	srv := serve(t, HTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		buf.WriteString("HTTP/1.1 204 No Content\r\n\r\n")
+		buf.Flush()
+	}), WithTracerProvider(tp)))
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	checkAttrs(t, only(t, rec), map[attribute.Key]any{"http.response.status_code": ""})
+}
+
+func TestResponseWriterCountsAndForwards(t *testing.T) {
+	rec, tp := recorder()
 	srv := serve(t, HTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "first")
 		if err := http.NewResponseController(w).Flush(); err != nil {
 			t.Errorf("ResponseController.Flush: %v", err)
 		}
-	})))
+		w.(io.ReaderFrom).ReadFrom(strings.NewReader("-second"))
+		w.Write([]byte("-third"))
+	}), WithTracerProvider(tp), WithBodySizes()))
 	resp, err := http.Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if b, _ := io.ReadAll(bufio.NewReader(resp.Body)); string(b) != "first" {
+	if b, _ := io.ReadAll(bufio.NewReader(resp.Body)); string(b) != "first-second-third" {
 		t.Fatalf("body %q", b)
+	}
+	checkAttrs(t, only(t, rec), map[attribute.Key]any{"http.response.body.size": len("first-second-third")})
+}
+
+func TestResponseWriterPushWithoutSupport(t *testing.T) {
+	rw := &responseWriter{ResponseWriter: httptest.NewRecorder()}
+	if err := rw.Push("/x", nil); !errors.Is(err, http.ErrNotSupported) {
+		t.Errorf("Push = %v, want ErrNotSupported", err)
+	}
+}
+
+func TestHeaderCarrier(t *testing.T) {
+	h := http.Header{}
+	h.Set("traceparent", "tp")
+	h.Set("tracestate", "ts")
+	h.Add("baggage", "a=1")
+	h.Add("baggage", "b=2")
+	h.Set("X-Other", "o")
+	c := headerCarrier(h)
+	for key, want := range map[string]string{"traceparent": "tp", "tracestate": "ts", "baggage": "a=1", "x-other": "o", "x-dynatrace": ""} {
+		if got := c.Get(key); got != want {
+			t.Errorf("Get(%q) = %q, want %q", key, got, want)
+		}
+	}
+	if got := c.Values("baggage"); len(got) != 2 {
+		t.Errorf("Values(baggage) = %q, want both", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = c.Get("traceparent") }); n != 0 {
+		t.Errorf("Get allocates %v times, want 0", n)
 	}
 }

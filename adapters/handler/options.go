@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,9 @@ import (
 
 // ScopeName is the instrumentation scope of the spans the wrappers start.
 const ScopeName = "github.com/gcftrace/gcftrace/adapters/handler"
+
+// Version is the version of gcftrace recorded on the instrumentation scope.
+const Version = "0.1.0"
 
 // DefaultFlushTimeout bounds the flush after an invocation when the request
 // has no earlier deadline.
@@ -31,10 +35,17 @@ type config struct {
 	prop         propagation.TextMapPropagator
 	flusher      ports.Flusher
 	flushTimeout time.Duration
+	route        func(*http.Request) string
+	redactQuery  func(string) string
+	bodySizes    bool
 }
 
 func newConfig(opts []Option) config {
-	c := config{prop: propagation.TraceContext{}, flushTimeout: DefaultFlushTimeout}
+	c := config{
+		prop:         propagation.TraceContext{},
+		flushTimeout: DefaultFlushTimeout,
+		redactQuery:  RedactQuery,
+	}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)
@@ -46,12 +57,9 @@ func newConfig(opts []Option) config {
 	return c
 }
 
-func (c config) tracer() trace.Tracer {
+func (c *config) tracer() trace.Tracer {
 	return c.tp.Tracer(ScopeName, trace.WithInstrumentationVersion(Version))
 }
-
-// Version is the version of gcftrace recorded on the instrumentation scope.
-const Version = "0.1.0"
 
 // WithTracerProvider sets the provider of the invocation spans. The default
 // is the global provider.
@@ -63,8 +71,10 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 	})
 }
 
-// WithPropagator sets how the parent is read from the request. The default
-// is W3C TraceContext.
+// WithPropagator sets how parents are read: from the request headers, from a
+// CloudEvent's traceparent and tracestate extensions, and from the
+// googclient_traceparent and googclient_tracestate attributes of a Pub/Sub
+// message. The default is W3C TraceContext.
 func WithPropagator(p propagation.TextMapPropagator) Option {
 	return optionFunc(func(c *config) {
 		if p != nil {
@@ -73,14 +83,14 @@ func WithPropagator(p propagation.TextMapPropagator) Option {
 	})
 }
 
-// WithFlusher makes the wrapper flush after each invocation (flush on exit).
-// A nil Flusher turns flushing off.
+// WithFlusher makes the wrapper flush after each invocation (flush on exit),
+// also when the function fails or panics. A nil Flusher turns flushing off.
 func WithFlusher(f ports.Flusher) Option {
 	return optionFunc(func(c *config) { c.flusher = f })
 }
 
-// WithFlushTimeout bounds each flush (default 2s); an earlier request
-// deadline wins.
+// WithFlushTimeout bounds each flush (default [DefaultFlushTimeout]); an
+// earlier deadline of the invocation's context wins.
 func WithFlushTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d > 0 {
@@ -89,9 +99,39 @@ func WithFlushTimeout(d time.Duration) Option {
 	})
 }
 
+// WithRoute sets how [HTTP] learns the route, the low-cardinality path
+// template of a request ("/items/{id}"), for the span name and http.route.
+// route is called after the handler returns; an empty answer falls back to
+// the pattern of the [http.ServeMux] that matched, if any. Without a route
+// the span is named after the method alone: the raw path never becomes the
+// name.
+func WithRoute(route func(r *http.Request) string) Option {
+	return optionFunc(func(c *config) { c.route = route })
+}
+
+// WithQueryRedactor sets the function that rewrites a request's raw query
+// before [HTTP] records it as url.query; an empty result records no
+// url.query. The default is [RedactQuery]. Pass a function returning "" to
+// never record queries, or one returning its argument to record them as
+// sent.
+func WithQueryRedactor(redact func(rawQuery string) string) Option {
+	return optionFunc(func(c *config) {
+		if redact != nil {
+			c.redactQuery = redact
+		}
+	})
+}
+
+// WithBodySizes makes [HTTP] record the opt-in http.request.body.size
+// (Content-Length, else the bytes the handler read) and
+// http.response.body.size (the bytes written).
+func WithBodySizes() Option {
+	return optionFunc(func(c *config) { c.bodySizes = true })
+}
+
 // flush runs the flush on exit inside its budget. A client that hung up does
-// not cancel it; the request's deadline, when earlier, still bounds it.
-func (c config) flush(ctx context.Context) {
+// not cancel it; the invocation's deadline, when earlier, still bounds it.
+func (c *config) flush(ctx context.Context) {
 	if c.flusher == nil {
 		return
 	}
@@ -107,7 +147,8 @@ func (c config) flush(ctx context.Context) {
 }
 
 // warm is set by the first invocation of the instance: faas.coldstart is true
-// on exactly one invocation per process, whatever the concurrency.
+// on exactly one invocation per process, whatever the concurrency and
+// whichever wrappers the process uses.
 var warm atomic.Bool
 
-func coldStart() bool { return warm.CompareAndSwap(false, true) }
+func coldStart() bool { return !warm.Load() && warm.CompareAndSwap(false, true) }

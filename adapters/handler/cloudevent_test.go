@@ -1,0 +1,711 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/protocol"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gcftrace/gcftrace/ports/portstest"
+)
+
+// Trace contexts used across the event tests.
+const (
+	producerTrace = "11111111111111111111111111111111"
+	producerTP    = "00-" + producerTrace + "-1111111111111111-01"
+	publisherTP   = "00-22222222222222222222222222222222-2222222222222222-01"
+	hopTP         = "00-33333333333333333333333333333333-3333333333333333-01"
+)
+
+func TestTrigger(t *testing.T) {
+	tests := []struct{ give, want string }{
+		{give: "google.cloud.pubsub.topic.v1.messagePublished", want: "pubsub"},
+		{give: "google.pubsub.topic.publish", want: "pubsub"},
+		{give: "providers/cloud.pubsub/eventTypes/topic.publish", want: "pubsub"},
+		{give: "google.cloud.storage.object.v1.finalized", want: "datasource"},
+		{give: "google.storage.object.finalize", want: "datasource"},
+		{give: "providers/cloud.storage/eventTypes/object.change", want: "datasource"},
+		{give: "google.cloud.firestore.document.v1.written", want: "datasource"},
+		{give: "google.cloud.firestore.document.v1.created.withAuthContext", want: "datasource"},
+		{give: "providers/cloud.firestore/eventTypes/document.write", want: "datasource"},
+		{give: "google.cloud.datastore.entity.v1.updated", want: "datasource"},
+		{give: "google.firebase.database.ref.v1.deleted", want: "datasource"},
+		{give: "providers/google.firebase.database/eventTypes/ref.create", want: "datasource"},
+		{give: "google.cloud.scheduler.job.v1.executed", want: "timer"},
+		{give: "google.firebase.auth.user.v1.created", want: "other"},
+		{give: "google.cloud.audit.log.v1.written", want: "other"},
+		{give: "com.example.unknown", want: "other"},
+		{give: "", want: "other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			if got := trigger(tt.give); got != tt.want {
+				t.Errorf("trigger(%q) = %q, want %q", tt.give, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDocumentOperation(t *testing.T) {
+	tests := []struct{ give, want string }{
+		{give: "google.cloud.storage.object.v1.finalized", want: "insert"},
+		{give: "google.cloud.storage.object.v1.metadataUpdated", want: "edit"},
+		{give: "google.cloud.storage.object.v1.archived", want: "delete"},
+		{give: "google.cloud.storage.object.v1.deleted", want: "delete"},
+		{give: "google.cloud.firestore.document.v1.created.withAuthContext", want: "insert"},
+		{give: "google.cloud.firestore.document.v1.updated", want: "edit"},
+		{give: "google.cloud.firestore.document.v1.written", want: ""},
+		{give: "providers/cloud.firestore/eventTypes/document.delete", want: "delete"},
+		{give: "providers/google.firebase.database/eventTypes/ref.update", want: "edit"},
+		{give: "google.storage.object.finalize", want: "insert"},
+		{give: "providers/cloud.storage/eventTypes/object.change", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			kv, ok := documentOperation(tt.give)
+			if got := kv.Value.AsString(); got != tt.want || ok != (tt.want != "") {
+				t.Errorf("documentOperation(%q) = %q, %v, want %q", tt.give, got, ok, tt.want)
+			}
+		})
+	}
+}
+
+func TestDocumentPath(t *testing.T) {
+	tests := []struct{ give, wantCollection, wantName string }{
+		{give: "//storage.googleapis.com/projects/_/buckets/b/objects/dir/o.txt", wantCollection: "b", wantName: "dir/o.txt"},
+		{give: "projects/_/buckets/b/objects/o.txt", wantCollection: "b", wantName: "o.txt"},
+		{give: "projects/_/buckets/b", wantCollection: "b"},
+		{give: "//firestore.googleapis.com/projects/p/databases/(default)/documents/users/alice", wantCollection: "users", wantName: "alice"},
+		{give: "projects/p/databases/(default)/documents/users/alice/orders/o1", wantCollection: "users/alice/orders", wantName: "o1"},
+		{give: "//firebasedatabase.googleapis.com/projects/_/locations/us-central1/instances/i/refs/users/bob", wantCollection: "users", wantName: "bob"},
+		{give: "projects/_/instances/i/refs/top", wantName: "top"},
+		{give: "projects/_/mybuckets/x/objects/y", wantCollection: "", wantName: ""},
+		{give: "", wantCollection: "", wantName: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			c, n := documentPath(tt.give)
+			if c != tt.wantCollection || n != tt.wantName {
+				t.Errorf("documentPath(%q) = %q, %q, want %q, %q", tt.give, c, n, tt.wantCollection, tt.wantName)
+			}
+		})
+	}
+}
+
+func TestResourceID(t *testing.T) {
+	tests := []struct{ give, marker, want string }{
+		{give: "//pubsub.googleapis.com/projects/p/topics/t", marker: "topics/", want: "t"},
+		{give: "projects/p/topics/t", marker: "topics/", want: "t"},
+		{give: "/projects/p/topics/t/extra?x=1", marker: "topics/", want: "t"},
+		{give: "projects/p/subscriptions/s", marker: "subscriptions/", want: "s"},
+		{give: "projects/p/mytopics/t", marker: "topics/", want: ""},
+		{give: "", marker: "topics/", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			if got := resourceID(tt.give, tt.marker); got != tt.want {
+				t.Errorf("resourceID(%q, %q) = %q, want %q", tt.give, tt.marker, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCloudEventSpanPerTrigger(t *testing.T) {
+	tests := []struct {
+		name     string
+		typ      string
+		source   string
+		subject  string
+		wantName string
+		want     map[attribute.Key]any
+	}{
+		{
+			name: "Cloud Storage", typ: "google.cloud.storage.object.v1.finalized",
+			source: "//storage.googleapis.com/projects/_/buckets/my-bucket", subject: "objects/dir/file.txt",
+			wantName: "google.cloud.storage.object.v1.finalized",
+			want: map[attribute.Key]any{
+				"faas.trigger":             "datasource",
+				"faas.document.collection": "my-bucket",
+				"faas.document.name":       "dir/file.txt",
+				"faas.document.operation":  "insert",
+				"faas.document.time":       "2026-03-04T05:06:07Z",
+				"faas.time":                "",
+			},
+		},
+		{
+			name: "Firestore", typ: "google.cloud.firestore.document.v1.deleted",
+			source: "//firestore.googleapis.com/projects/p/databases/(default)", subject: "documents/users/alice",
+			wantName: "google.cloud.firestore.document.v1.deleted",
+			want: map[attribute.Key]any{
+				"faas.trigger":             "datasource",
+				"faas.document.collection": "users",
+				"faas.document.name":       "alice",
+				"faas.document.operation":  "delete",
+			},
+		},
+		{
+			name: "Realtime Database", typ: "google.firebase.database.ref.v1.written",
+			source: "//firebasedatabase.googleapis.com/projects/_/locations/us-central1/instances/db", subject: "refs/users/bob",
+			wantName: "google.firebase.database.ref.v1.written",
+			want: map[attribute.Key]any{
+				"faas.trigger":             "datasource",
+				"faas.document.collection": "users",
+				"faas.document.name":       "bob",
+				"faas.document.operation":  "",
+			},
+		},
+		{
+			name: "Cloud Scheduler", typ: "google.cloud.scheduler.job.v1.executed",
+			source:   "//cloudscheduler.googleapis.com/projects/p/locations/l/jobs/j",
+			wantName: "google.cloud.scheduler.job.v1.executed",
+			want: map[attribute.Key]any{
+				"faas.trigger":       "timer",
+				"faas.time":          "2026-03-04T05:06:07Z",
+				"faas.document.time": "",
+			},
+		},
+		{
+			name: "other", typ: "com.example.thing.v1.happened", source: "//example.com/things", subject: "things/1",
+			wantName: "com.example.thing.v1.happened",
+			want: map[attribute.Key]any{
+				"faas.trigger":             "other",
+				"faas.document.collection": "",
+				"messaging.system":         "",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, tp := recorder()
+			called := false
+			fn := CloudEvent(func(ctx context.Context, e event.Event) error {
+				called = true
+				if !trace.SpanContextFromContext(ctx).IsValid() {
+					t.Error("no span in the function's context")
+				}
+				return nil
+			}, WithTracerProvider(tp))
+			if err := fn(context.Background(), newEvent(t, tt.typ, tt.source, tt.subject)); err != nil {
+				t.Fatal(err)
+			}
+			if !called {
+				t.Fatal("function not called")
+			}
+			s := only(t, rec)
+			if s.Name() != tt.wantName || s.SpanKind() != trace.SpanKindServer {
+				t.Errorf("span %q kind %v, want %q SERVER", s.Name(), s.SpanKind(), tt.wantName)
+			}
+			if s.Parent().IsValid() || len(s.Links()) != 0 {
+				t.Errorf("parent %v links %v, want a root without links", s.Parent(), s.Links())
+			}
+			want := map[attribute.Key]any{
+				"faas.invocation_id":             "evt-1",
+				"faas.coldstart":                 attrs(s)["faas.coldstart"].AsBool(),
+				"cloudevents.event_id":           "evt-1",
+				"cloudevents.event_source":       tt.source,
+				"cloudevents.event_spec_version": "1.0",
+				"cloudevents.event_type":         tt.typ,
+				"cloudevents.event_subject":      tt.subject,
+			}
+			for k, v := range tt.want {
+				want[k] = v
+			}
+			checkAttrs(t, s, want)
+			if s.Status().Code != codes.Unset {
+				t.Errorf("status %+v", s.Status())
+			}
+		})
+	}
+}
+
+func TestCloudEventParentFromExtensionAndContextAsLink(t *testing.T) {
+	rec, tp := recorder()
+	var inFn trace.SpanContext
+	fn := CloudEvent(func(ctx context.Context, e event.Event) error {
+		inFn = trace.SpanContextFromContext(ctx)
+		return nil
+	}, WithTracerProvider(tp))
+	e := newEvent(t, "com.example.v1.done", "//example", "")
+	e.SetExtension("traceparent", producerTP)
+	e.SetExtension("tracestate", "vendor=x")
+
+	hop := remote(t, hopTP)
+	if err := fn(trace.ContextWithRemoteSpanContext(context.Background(), hop), e); err != nil {
+		t.Fatal(err)
+	}
+	s := only(t, rec)
+	if got := s.Parent().TraceID().String(); got != producerTrace || !s.Parent().IsRemote() {
+		t.Errorf("parent %v, want the producer's", s.Parent())
+	}
+	if got := s.Parent().TraceState().Get("vendor"); got != "x" {
+		t.Errorf("parent tracestate vendor = %q, want x", got)
+	}
+	if len(s.Links()) != 1 || !s.Links()[0].SpanContext.Equal(hop) {
+		t.Errorf("links %+v, want the context that was in ctx", s.Links())
+	}
+	if inFn.SpanID() != s.SpanContext().SpanID() {
+		t.Error("the function's context does not hold the invocation span")
+	}
+}
+
+func TestCloudEventWithoutExtensionKeepsContextAsParent(t *testing.T) {
+	rec, tp := recorder()
+	fn := CloudEvent(func(context.Context, event.Event) error { return nil }, WithTracerProvider(tp))
+	hop := remote(t, hopTP)
+	_ = fn(trace.ContextWithRemoteSpanContext(context.Background(), hop), newEvent(t, "t", "//s", ""))
+	s := only(t, rec)
+	if !s.Parent().Equal(hop) || len(s.Links()) != 0 {
+		t.Errorf("parent %v links %v, want the hop as parent and no link", s.Parent(), s.Links())
+	}
+}
+
+func TestCloudEventMalformedExtensionIsAbsent(t *testing.T) {
+	for _, give := range []string{"garbage", "00-" + strings.Repeat("0", 32) + "-" + strings.Repeat("0", 16) + "-01", "01-zz", strings.Repeat("-", 5000)} {
+		t.Run(give[:min(len(give), 20)], func(t *testing.T) {
+			rec, tp := recorder()
+			called := false
+			fn := CloudEvent(func(context.Context, event.Event) error { called = true; return nil }, WithTracerProvider(tp))
+			e := newEvent(t, "t", "//s", "")
+			e.SetExtension("traceparent", give)
+			e.SetExtension("tracestate", "\x00bad")
+			if err := fn(context.Background(), e); err != nil || !called {
+				t.Fatalf("err %v called %v", err, called)
+			}
+			if s := only(t, rec); s.Parent().IsValid() || len(s.Links()) != 0 {
+				t.Errorf("parent %v links %v from a malformed extension", s.Parent(), s.Links())
+			}
+		})
+	}
+}
+
+func TestCloudEventPubSub(t *testing.T) {
+	rec, tp := recorder()
+	fn := CloudEvent(func(context.Context, event.Event) error { return nil }, WithTracerProvider(tp))
+	e := pubsubEvent(t, map[string]string{
+		"googclient_traceparent": publisherTP,
+		"googclient_tracestate":  "pub=1",
+		"other":                  "x",
+	})
+	e.SetExtension("traceparent", producerTP)
+	if err := fn(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	s := only(t, rec)
+	if s.Name() != "process topic-1" || s.SpanKind() != trace.SpanKindConsumer {
+		t.Errorf("span %q kind %v, want %q CONSUMER", s.Name(), s.SpanKind(), "process topic-1")
+	}
+	if !s.Parent().Equal(remoteState(t, publisherTP, "pub=1")) {
+		t.Errorf("parent %v, want the publisher's googclient_ context", s.Parent())
+	}
+	if len(s.Links()) != 1 || s.Links()[0].SpanContext.TraceID().String() != producerTrace {
+		t.Errorf("links %+v, want the CloudEvent's traceparent", s.Links())
+	}
+	checkAttrs(t, s, map[attribute.Key]any{
+		"faas.trigger":                                  "pubsub",
+		"faas.invocation_id":                            "msg-1",
+		"messaging.system":                              "gcp_pubsub",
+		"messaging.operation.type":                      "process",
+		"messaging.operation.name":                      "process",
+		"messaging.destination.name":                    "topic-1",
+		"messaging.destination.subscription.name":       "sub-1",
+		"messaging.message.id":                          "msg-1",
+		"messaging.gcp_pubsub.message.ordering_key":     "ok-1",
+		"messaging.gcp_pubsub.message.delivery_attempt": 3,
+		"cloudevents.event_type":                        pubsubPublished,
+		"cloudevents.event_source":                      "//pubsub.googleapis.com/projects/p/topics/topic-1",
+	})
+}
+
+func TestCloudEventPubSubMalformedDataStillRuns(t *testing.T) {
+	for _, data := range []string{`not json`, `{"message": 5}`, `{"message":{"attributes":{"googclient_traceparent": 7}}}`, `[]`, ``} {
+		t.Run(data, func(t *testing.T) {
+			rec, tp := recorder()
+			called := false
+			fn := CloudEvent(func(context.Context, event.Event) error { called = true; return nil }, WithTracerProvider(tp))
+			e := event.New()
+			e.SetID("id-9")
+			e.SetType(pubsubPublished)
+			e.SetSource("//pubsub.googleapis.com/projects/p/topics/t")
+			e.DataEncoded = []byte(data)
+			if err := fn(context.Background(), e); err != nil || !called {
+				t.Fatalf("err %v called %v", err, called)
+			}
+			s := only(t, rec)
+			if s.Parent().IsValid() {
+				t.Errorf("parent %v from malformed data", s.Parent())
+			}
+			checkAttrs(t, s, map[attribute.Key]any{"faas.trigger": "pubsub", "messaging.message.id": "id-9"})
+		})
+	}
+}
+
+func TestCloudEventErrors(t *testing.T) {
+	tests := []struct {
+		name          string
+		give          error
+		wantStatus    codes.Code
+		wantErrorType string
+		wantException bool
+	}{
+		{name: "nil", give: nil, wantStatus: codes.Unset},
+		{name: "ACK", give: protocol.ResultACK, wantStatus: codes.Unset},
+		{name: "HTTP 202 result", give: cehttp.NewResult(202, "accepted"), wantStatus: codes.Unset},
+		{name: "plain error", give: errors.New("broken"), wantStatus: codes.Error, wantErrorType: "*errors.errorString", wantException: true},
+		{name: "NACK", give: protocol.ResultNACK, wantStatus: codes.Error, wantErrorType: "*protocol.Receipt", wantException: true},
+		{name: "HTTP 409 result", give: cehttp.NewResult(409, "conflict %d", 1), wantStatus: codes.Error, wantErrorType: "409", wantException: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, tp := recorder()
+			flusher := &portstest.CountingFlusher{}
+			fn := CloudEvent(func(context.Context, event.Event) error { return tt.give }, WithTracerProvider(tp), WithFlusher(flusher))
+			if err := fn(context.Background(), newEvent(t, "t", "//s", "")); err != tt.give {
+				t.Errorf("returned %v, want the function's %v", err, tt.give)
+			}
+			s := only(t, rec)
+			if s.Status().Code != tt.wantStatus {
+				t.Errorf("status %+v, want %v", s.Status(), tt.wantStatus)
+			}
+			if tt.wantStatus == codes.Error && s.Status().Description != tt.give.Error() {
+				t.Errorf("status description %q, want %q", s.Status().Description, tt.give.Error())
+			}
+			checkAttrs(t, s, map[attribute.Key]any{"error.type": tt.wantErrorType})
+			if got := len(s.Events()) == 1 && s.Events()[0].Name == "exception"; got != tt.wantException {
+				t.Errorf("events %+v, want exception: %v", s.Events(), tt.wantException)
+			}
+			if flusher.Calls() != 1 {
+				t.Errorf("flushes = %d, want 1", flusher.Calls())
+			}
+		})
+	}
+}
+
+func TestCloudEventPanicRecordedFlushedAndReraised(t *testing.T) {
+	rec, tp := recorder()
+	flusher := &portstest.CountingFlusher{}
+	fn := CloudEvent(func(context.Context, event.Event) error { panic("kaput") }, WithTracerProvider(tp), WithFlusher(flusher))
+	func() {
+		defer func() {
+			if r := recover(); r != "kaput" {
+				t.Errorf("recovered %v, want the original panic", r)
+			}
+		}()
+		_ = fn(context.Background(), newEvent(t, "t", "//s", ""))
+	}()
+	s := only(t, rec)
+	if s.Status().Code != codes.Error || s.Status().Description != "kaput" {
+		t.Errorf("status %+v", s.Status())
+	}
+	checkAttrs(t, s, map[attribute.Key]any{"error.type": "panic"})
+	checkException(t, s, "string", "kaput", "cloudevent_test.go")
+	if flusher.Calls() != 1 {
+		t.Errorf("flushes = %d, want 1", flusher.Calls())
+	}
+}
+
+func TestColdStartOnceAcrossWrappers(t *testing.T) {
+	warm.Store(false)
+	rec, tp := recorder()
+	h := HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), WithTracerProvider(tp))
+	ce := CloudEvent(func(context.Context, event.Event) error { return nil }, WithTracerProvider(tp))
+	ev := Event(func(context.Context, map[string]any) error { return nil }, WithTracerProvider(tp))
+	e := newEvent(t, "t", "//s", "")
+	done := make(chan struct{})
+	for i := range 30 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			switch i % 3 {
+			case 0:
+				h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+			case 1:
+				_ = ce(context.Background(), e)
+			default:
+				_ = ev(context.Background(), nil)
+			}
+		}()
+	}
+	for range 30 {
+		<-done
+	}
+	cold := 0
+	for _, s := range rec.Ended() {
+		if attrs(s)["faas.coldstart"].AsBool() {
+			cold++
+		}
+	}
+	if cold != 1 {
+		t.Fatalf("%d cold starts across 30 invocations of three wrappers, want 1", cold)
+	}
+}
+
+// ceRequest encodes e as an HTTP request in binary or structured mode with
+// the CloudEvents SDK.
+func ceRequest(t *testing.T, url string, e event.Event, structured bool) *http.Request {
+	t.Helper()
+	ctx := context.Background()
+	if structured {
+		ctx = binding.WithForceStructured(ctx)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cehttp.WriteRequest(ctx, binding.ToMessage(&e), req); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+func TestCloudEventHTTPModes(t *testing.T) {
+	for _, structured := range []bool{false, true} {
+		name := map[bool]string{false: "binary", true: "structured"}[structured]
+		t.Run(name, func(t *testing.T) {
+			rec, tp := recorder()
+			var got event.Event
+			srv := serve(t, CloudEventHTTP(func(ctx context.Context, e event.Event) error {
+				got = e
+				return nil
+			}, WithTracerProvider(tp)))
+			e := newEvent(t, "google.cloud.storage.object.v1.finalized", "//storage.googleapis.com/projects/_/buckets/b", "objects/o")
+			e.SetExtension("traceparent", producerTP)
+			req := ceRequest(t, srv.URL, e, structured)
+			if structured != strings.HasPrefix(req.Header.Get("Content-Type"), "application/cloudevents+json") {
+				t.Fatalf("Content-Type %q for %s mode", req.Header.Get("Content-Type"), name)
+			}
+			req.Header.Set("traceparent", hopTP)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d, want 200", resp.StatusCode)
+			}
+			if got.ID() != "evt-1" || string(got.Data()) != `{"k":"v"}` {
+				t.Errorf("function got %v", got)
+			}
+			s := only(t, rec)
+			if got := s.Parent().TraceID().String(); got != producerTrace {
+				t.Errorf("parent trace %s, want the producer's", got)
+			}
+			if len(s.Links()) != 1 || !s.Links()[0].SpanContext.Equal(remote(t, hopTP)) {
+				t.Errorf("links %+v, want the HTTP hop", s.Links())
+			}
+			checkAttrs(t, s, map[attribute.Key]any{
+				"faas.trigger":              "datasource",
+				"faas.invocation_id":        "evt-1",
+				"cloudevents.event_id":      "evt-1",
+				"faas.document.collection":  "b",
+				"faas.document.name":        "o",
+				"http.response.status_code": 200,
+			})
+		})
+	}
+}
+
+func TestCloudEventHTTPWithoutProducerContextUsesHop(t *testing.T) {
+	rec, tp := recorder()
+	srv := serve(t, CloudEventHTTP(func(context.Context, event.Event) error { return nil }, WithTracerProvider(tp)))
+	req := ceRequest(t, srv.URL, newEvent(t, "t", "//s", ""), false)
+	req.Header.Set("traceparent", hopTP)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	s := only(t, rec)
+	if !s.Parent().Equal(remote(t, hopTP)) || len(s.Links()) != 0 {
+		t.Errorf("parent %v links %v, want the hop as parent", s.Parent(), s.Links())
+	}
+}
+
+func TestCloudEventHTTPPubSub(t *testing.T) {
+	rec, tp := recorder()
+	srv := serve(t, CloudEventHTTP(func(context.Context, event.Event) error { return nil }, WithTracerProvider(tp)))
+	req := ceRequest(t, srv.URL, pubsubEvent(t, map[string]string{"googclient_traceparent": publisherTP}), false)
+	req.Header.Set("traceparent", hopTP)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	s := only(t, rec)
+	if !s.Parent().Equal(remote(t, publisherTP)) {
+		t.Errorf("parent %v, want the publisher's", s.Parent())
+	}
+	if len(s.Links()) != 1 || !s.Links()[0].SpanContext.Equal(remote(t, hopTP)) {
+		t.Errorf("links %+v, want the HTTP hop", s.Links())
+	}
+	if s.SpanKind() != trace.SpanKindConsumer {
+		t.Errorf("kind %v", s.SpanKind())
+	}
+}
+
+func TestCloudEventHTTPAnswers(t *testing.T) {
+	valid := func(t *testing.T, url string) *http.Request {
+		return ceRequest(t, url, newEvent(t, "t", "//s", ""), false)
+	}
+	tests := []struct {
+		name       string
+		fnErr      error
+		request    func(t *testing.T, url string) *http.Request
+		wantStatus int
+		wantBody   string
+		wantCalled bool
+		wantSpans  int
+	}{
+		{name: "nil", request: valid, wantStatus: 200, wantCalled: true, wantSpans: 1},
+		{name: "error", fnErr: errors.New("x"), request: valid, wantStatus: 500, wantCalled: true, wantSpans: 1},
+		{name: "HTTP result", fnErr: cehttp.NewResult(409, "busy %s", "now"), request: valid, wantStatus: 409, wantBody: "busy now", wantCalled: true, wantSpans: 1},
+		{name: "ACK", fnErr: protocol.ResultACK, request: valid, wantStatus: 200, wantCalled: true, wantSpans: 1},
+		{
+			name: "malformed structured",
+			request: func(t *testing.T, url string) *http.Request {
+				r, _ := http.NewRequest("POST", url, strings.NewReader(`{"specversion": "1.0", "id": `))
+				r.Header.Set("Content-Type", "application/cloudevents+json")
+				return r
+			},
+			wantStatus: 400,
+		},
+		{
+			name: "invalid binary: no ce-id",
+			request: func(t *testing.T, url string) *http.Request {
+				r, _ := http.NewRequest("POST", url, strings.NewReader(`{}`))
+				r.Header.Set("Ce-Specversion", "1.0")
+				r.Header.Set("Ce-Type", "t")
+				r.Header.Set("Ce-Source", "//s")
+				return r
+			},
+			wantStatus: 400,
+		},
+		{
+			name: "bad spec version",
+			request: func(t *testing.T, url string) *http.Request {
+				r, _ := http.NewRequest("POST", url, strings.NewReader(`{}`))
+				r.Header.Set("Ce-Specversion", "9.9")
+				r.Header.Set("Ce-Id", "1")
+				return r
+			},
+			wantStatus: 415,
+		},
+		{
+			name: "no CloudEvent",
+			request: func(t *testing.T, url string) *http.Request {
+				r, _ := http.NewRequest("POST", url, strings.NewReader(`{"data": {}, "context": {"eventId": "1"}}`))
+				r.Header.Set("Content-Type", "application/json")
+				return r
+			},
+			wantStatus: 415,
+		},
+		{
+			name:       "GET",
+			request:    func(t *testing.T, url string) *http.Request { r, _ := http.NewRequest("GET", url, nil); return r },
+			wantStatus: 405,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, tp := recorder()
+			called := false
+			srv := serve(t, CloudEventHTTP(func(context.Context, event.Event) error {
+				called = true
+				return tt.fnErr
+			}, WithTracerProvider(tp)))
+			resp, err := http.DefaultClient.Do(tt.request(t, srv.URL))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("status %d (%s), want %d", resp.StatusCode, body, tt.wantStatus)
+			}
+			if tt.wantBody != "" && string(body) != tt.wantBody {
+				t.Errorf("body %q, want %q", body, tt.wantBody)
+			}
+			if called != tt.wantCalled {
+				t.Errorf("called %v, want %v", called, tt.wantCalled)
+			}
+			if n := len(rec.Ended()); n != tt.wantSpans {
+				t.Fatalf("%d spans, want %d", n, tt.wantSpans)
+			}
+			if tt.wantSpans == 1 {
+				checkAttrs(t, rec.Ended()[0], map[attribute.Key]any{"http.response.status_code": tt.wantStatus})
+			}
+		})
+	}
+}
+
+func TestCloudEventHTTPPanicIsReraisedAfterFlush(t *testing.T) {
+	rec, tp := recorder()
+	flusher := &portstest.CountingFlusher{}
+	h := CloudEventHTTP(func(context.Context, event.Event) error { panic(errors.New("boom")) }, WithTracerProvider(tp), WithFlusher(flusher))
+	req := ceRequest(t, "http://example.com/", newEvent(t, "t", "//s", ""), false)
+	func() {
+		defer func() {
+			if r := recover(); r == nil {
+				t.Error("panic not raised again")
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}()
+	s := only(t, rec)
+	if s.Status().Code != codes.Error {
+		t.Errorf("status %+v", s.Status())
+	}
+	if flusher.Calls() != 1 {
+		t.Errorf("flushes = %d, want 1", flusher.Calls())
+	}
+}
+
+func TestCloudEventHTTPReadsLargeBinaryBody(t *testing.T) {
+	_, tp := recorder()
+	big := bytes.Repeat([]byte("x"), 1<<20)
+	var got int
+	h := CloudEventHTTP(func(_ context.Context, e event.Event) error { got = len(e.Data()); return nil }, WithTracerProvider(tp))
+	r := httptest.NewRequest("POST", "/", bytes.NewReader(big))
+	r.Header.Set("Ce-Specversion", "1.0")
+	r.Header.Set("Ce-Id", "1")
+	r.Header.Set("Ce-Type", "t")
+	r.Header.Set("Ce-Source", "//s")
+	r.Header.Set("Content-Type", "application/octet-stream")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 200 || got != len(big) {
+		t.Errorf("status %d, data %d bytes", w.Code, got)
+	}
+}
+
+func remote(t *testing.T, traceparent string) trace.SpanContext {
+	t.Helper()
+	return remoteState(t, traceparent, "")
+}
+
+// remoteState is the remote span context W3C propagation reads from the
+// given headers.
+func remoteState(t *testing.T, traceparent, tracestate string) trace.SpanContext {
+	t.Helper()
+	c := newConfig(nil)
+	h := http.Header{}
+	h.Set("traceparent", traceparent)
+	if tracestate != "" {
+		h.Set("tracestate", tracestate)
+	}
+	sc := trace.SpanContextFromContext(c.prop.Extract(context.Background(), headerCarrier(h)))
+	if !sc.IsValid() {
+		t.Fatalf("%q is no valid traceparent", traceparent)
+	}
+	return sc
+}
