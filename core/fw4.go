@@ -8,7 +8,6 @@ import (
 	"math"
 	"math/bits"
 	"strconv"
-	"strings"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -267,17 +266,27 @@ func parseXDynatrace(h string) (fw4Tag, error) {
 // splitFW4 checks the prefix and returns the seven core fields and the
 // extension block (everything after the seventh field's ';').
 func splitFW4(s, prefix string) (f [7]string, ext string, hasExt bool, err error) {
-	rest, ok := strings.CutPrefix(s, prefix)
-	if !ok {
+	if len(s) < len(prefix) || s[:len(prefix)] != prefix {
 		return f, "", false, errFW4Prefix
 	}
-	for i := range 6 {
-		if f[i], rest, ok = strings.Cut(rest, ";"); !ok {
-			return f, "", false, errFW4Fields
+	rest := s[len(prefix):]
+	n, start := 0, 0
+	for i := 0; i < len(rest); i++ {
+		if rest[i] != ';' {
+			continue
+		}
+		f[n] = rest[start:i]
+		n++
+		start = i + 1
+		if n == len(f) {
+			return f, rest[start:], true, nil
 		}
 	}
-	f[6], ext, hasExt = strings.Cut(rest, ";")
-	return f, ext, hasExt, nil
+	if n < len(f)-1 {
+		return f, "", false, errFW4Fields
+	}
+	f[n] = rest[start:]
+	return f, "", false, nil
 }
 
 // parseExtensions parses "<checksum>[;<id>h<hex>]…". The checksum is the low
@@ -300,25 +309,29 @@ func (t *fw4Tag) parseExtensions(ext string) error {
 		return nil
 	}
 	rest := ext[n+1:]
-	for count := 1; ; count++ {
-		if count > fw4MaxExtensions {
+	count, start := 0, 0
+	for i := 0; i <= len(rest); i++ {
+		if i < len(rest) && rest[i] != ';' {
+			continue
+		}
+		if count++; count > fw4MaxExtensions {
 			return errFW4Extensions
 		}
-		tok, r, more := strings.Cut(rest, ";")
-		if err := t.parseExtension(tok); err != nil {
+		if err := t.parseExtension(rest[start:i]); err != nil {
 			return err
 		}
-		if !more {
-			return nil
-		}
-		rest = r
+		start = i + 1
 	}
+	return nil
 }
 
 func (t *fw4Tag) parseExtension(tok string) error {
-	h := strings.IndexByte(tok, 'h')
-	if h <= 0 {
-		return nil
+	h := 0
+	for h < len(tok) && tok[h] != 'h' {
+		h++
+	}
+	if h == 0 || h == len(tok) {
+		return nil // no id, or not an "h" (hex) token: skipped
 	}
 	id, ok := parseDecU32(tok[:h])
 	if !ok {

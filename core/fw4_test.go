@@ -400,14 +400,14 @@ func TestParseFW4ValueInvalid(t *testing.T) {
 		{give: "fw4;1;2;3;4;0;0;3039;1111;1h0000ab0000", want: errFW4Mismatch},
 		{give: "fw4;1;2;3;4;0;0;3039;", want: errFW4Checksum},
 		{give: "fw4;1;2;3;4;0;0;3039;zzzz;2h01", want: errFW4Checksum},
-		{give: "fw4;1;2;3;4;2;0;3039", want: errFW4Field},        // ignored is 0 or 1
-		{give: "fw4;1;2;3;4;0;16;3039", want: errFW4Field},       // exponent > 15
-		{give: "fw4;1;2;3;8000000;0;0;3039", want: errFW4Field},  // link id > 27 bits
-		{give: "fw4;1;2;3;4;0;0;123456789", want: errFW4Field},   // 9 hex digits
+		{give: "fw4;1;2;3;4;2;0;3039", want: errFW4Field},       // ignored is 0 or 1
+		{give: "fw4;1;2;3;4;0;16;3039", want: errFW4Field},      // exponent > 15
+		{give: "fw4;1;2;3;8000000;0;0;3039", want: errFW4Field}, // link id > 27 bits
+		{give: "fw4;1;2;3;4;0;0;123456789", want: errFW4Field},  // 9 hex digits
 		{give: "fw4;1;2;3;4;0;0;3039;" + "0000" + strings.Repeat("x", 260), want: errFW4Length},
-		{give: withChecksum("fw4;0;0;0;0;0;0;0", ";2h1"), want: errFW4Extension},     // odd int
-		{give: withChecksum("fw4;0;0;0;0;0;0;0", ";2h"), want: errFW4Extension},      // empty int
-		{give: withChecksum("fw4;0;0;0;0;0;0;0", ";x2h01"), want: errFW4Extension},   // id not decimal
+		{give: withChecksum("fw4;0;0;0;0;0;0;0", ";2h1"), want: errFW4Extension},   // odd int
+		{give: withChecksum("fw4;0;0;0;0;0;0;0", ";2h"), want: errFW4Extension},    // empty int
+		{give: withChecksum("fw4;0;0;0;0;0;0;0", ";x2h01"), want: errFW4Extension}, // id not decimal
 		{give: withChecksum("fw4;0;0;0;0;0;0;0", ";2h0000000001"), want: errFW4Extension},
 		{give: withChecksum("fw4;0;0;0;0;0;0;0", ";7h0000000000000000"), want: errFW4Extension},
 		{give: withChecksum("fw4;0;0;0;0;0;0;0", ";7hAAFFFFEEBBAABBEE"), want: errFW4Extension},

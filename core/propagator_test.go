@@ -25,7 +25,7 @@ const (
 	spanB     = "aaffffeebbaabbee"
 	xdtA      = "FW4;123;5;15;33;67;886222452;0;e03f;2h01;6h" + traceA + ";7h" + spanA          // ours, not ignored
 	xdtAIgn   = "FW4;123;5;15;33;-2147483581;886222452;0;e03f;2h01;6h" + traceA + ";7h" + spanA // ours, ignored
-	entryA    = "fw4;5;f;21;43;0;0;0;7db5;2h01;7h" + spanA                                     // xdtA as tracestate
+	entryA    = "fw4;5;f;21;43;0;0;0;7db5;2h01;7h" + spanA                                      // xdtA as tracestate
 	entryAIgn = "fw4;5;f;21;43;1;0;0;7db5;2h01;7h" + spanA
 )
 
@@ -257,6 +257,21 @@ func TestPropagatorCloudTraceOff(t *testing.T) {
 	h.Set("X-Cloud-Trace-Context", traceA+"/1;o=1")
 	ctx = core.NewPropagator(core.DynatraceConfig{}).Extract(t.Context(), propagation.HeaderCarrier(h))
 	want{traceID: traceA, spanID: "0000000000000001", sampled: true}.check(t, ctx)
+}
+
+func TestPropagatorHTTPHeaders(t *testing.T) {
+	p := core.NewPropagator(testDT)
+	h := http.Header{}
+	sc := spanContext(t, traceA, spanA, true, dtKey+"=fw4;0;0;0;0;0;0;2a")
+	p.Inject(trace.ContextWithSpanContext(t.Context(), sc), propagation.HeaderCarrier(h))
+	if h.Get("X-Dynatrace") == "" || h.Get("Traceparent") == "" || h.Get("Tracestate") == "" {
+		t.Fatalf("headers = %v", h)
+	}
+	h.Del("Traceparent")
+	got := trace.SpanContextFromContext(p.Extract(t.Context(), propagation.HeaderCarrier(h)))
+	if got.TraceID() != sc.TraceID() || got.SpanID() != sc.SpanID() {
+		t.Errorf("extracted %s/%s from x-dynatrace, want %s/%s", got.TraceID(), got.SpanID(), sc.TraceID(), sc.SpanID())
+	}
 }
 
 func TestPropagatorInject(t *testing.T) {

@@ -161,7 +161,10 @@ func (s *sampler) Description() string { return s.desc }
 
 // ShouldSample decides for one span; see NewSampler.
 func (s *sampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
-	psc := trace.SpanContextFromContext(p.ParentContext)
+	var psc trace.SpanContext
+	if p.ParentContext != nil {
+		psc = trace.SpanContextFromContext(p.ParentContext)
+	}
 	var ts trace.TraceState
 	if psc.IsValid() {
 		ts = psc.TraceState()

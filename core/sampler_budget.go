@@ -2,6 +2,7 @@ package core
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -11,12 +12,13 @@ import (
 // of Dynatrace's Envoy sampler: traces are counted per sampling key in a
 // Space-Saving summary of the top 100 keys; once a minute every key gets a
 // power-of-two sampling exponent from those counts; a key not in the table
-// uses the exponent of the rarest counted key (the "rest bucket"); until a
-// table exists the exponent grows with the number of traces seen.
+// gets the exponent of the "rest bucket"; until a table exists the exponent
+// grows with the number of traces seen. How the exponents are computed from
+// the counts differs from Envoy (see update and atmExponents): Envoy's can
+// keep up to twice the budget, these stay within a few per cent of it.
 const (
 	atmPeriod      = time.Minute
 	atmTopK        = 100
-	atmFillPasses  = 5   // passes lowering exponents while under budget
 	atmMaxKeyBytes = 256 // longer keys are cut, bounding the summary's memory
 )
 
@@ -43,7 +45,7 @@ func newATMBudget(perMinute uint64, now func() time.Time) *atmBudget {
 	}
 }
 
-// exponent counts one trace under the key a+sep+b and returns the sampling
+// exponent counts one trace under the key a+sep+c and returns the sampling
 // exponent for it.
 func (b *atmBudget) exponent(a, sep, c string) uint32 {
 	now := b.now()
@@ -88,108 +90,141 @@ func (b *atmBudget) roll(now time.Time) {
 
 // update computes the exponents from this period's counts and resets them.
 //
-// Counts are Space-Saving estimates: a key counted since it took over
-// another's counter has count-err traces for sure. What the summary cannot
-// attribute (n minus those sure counts, mostly keys too rare to keep a
-// counter) is put on the rest bucket, the rarest key, whose exponent unseen
-// keys get: so the effective count predicts what the next period keeps if
-// traffic stays the same.
+// Space-Saving counts are upper bounds; a key that took over another's
+// counter is counted for sure only since then (count - err). Keys counted
+// reliably (err < count/2) get their own exponent. The rest of the traffic
+// (n minus the reliable keys' sure counts: keys too rare to hold a counter
+// and those whose counter is mostly inherited) forms the rest bucket, weighted
+// as one key per unreliable counter, and its exponent goes to every key not
+// in the table. Without such traffic the rest bucket is the rarest key, as in
+// Envoy. Either way the effective count predicts what the next period keeps
+// if the traffic stays the same.
 func (b *atmBudget) update() {
+	defer b.summary.reset()
 	top := b.summary.top()
 	b.exps = make(map[string]uint8, len(top))
 	b.hasRest = len(top) > 0
 	if !b.hasRest {
-		b.summary.reset()
 		return
 	}
-	counts := make([]uint64, len(top))
-	var sure uint64
-	for i, c := range top {
-		counts[i] = c.count - c.err
-		sure += counts[i]
+	var (
+		keys    []string
+		buckets []atmBucket
+		sure    uint64
+		rest    atmBucket
+	)
+	for _, c := range top {
+		if c.err < c.count/2 || c.err == 0 {
+			keys = append(keys, c.key)
+			buckets = append(buckets, atmBucket{count: c.count - c.err, weight: 1})
+			sure += c.count - c.err
+		} else {
+			rest.weight++
+		}
 	}
-	last := len(top) - 1
-	counts[last] += b.summary.n - sure
-	order := make([]int, len(top))
+	if rest.count = b.summary.n - sure; rest.count > 0 {
+		keys = append(keys, "")
+		buckets = append(buckets, atmBucket{count: rest.count, weight: max(rest.weight, 1)})
+	}
+	es := atmExponents(buckets, b.perMinute)
+	for i, k := range keys {
+		if k != "" {
+			b.exps[k] = es[i]
+		}
+	}
+	b.rest = es[len(es)-1] // the rest bucket, or else the rarest key
+}
+
+// atmBucket is the traffic of weight keys in one period.
+type atmBucket struct {
+	count  uint64
+	weight uint64 // keys it stands for, >= 1
+}
+
+// cmp compares the traffic per key of a and o.
+func (a atmBucket) cmp(o atmBucket) int { return cmp.Compare(a.count*o.weight, o.count*a.weight) }
+
+// atmExponents returns a sampling exponent for each bucket so that the
+// effective count Σ count/2^e comes as close to budget as powers of two
+// allow, keys with little traffic are kept whole and frequent ones thinned.
+//
+// Envoy gives every key budget/(number of keys), rounds each exponent down
+// and then lowers exponents from the rarest key while under budget; that can
+// keep up to twice the budget, and more when one bucket dominates. Here the
+// allowance is a water level instead: the largest L with Σ min(count, L·weight)
+// <= budget, so what rare keys leave unused goes to the others. Each bucket
+// above it gets the smallest exponent that keeps it within its share, which
+// lands at or under budget; exponents are then lowered, rarest bucket first,
+// while that brings the effective count closer to budget.
+func atmExponents(buckets []atmBucket, budget uint64) []uint8 {
+	es := make([]uint8, len(buckets))
+	if len(buckets) == 0 {
+		return es
+	}
+	var total uint64
+	for _, b := range buckets {
+		total += b.count
+	}
+	if total <= budget {
+		return es
+	}
+
+	// The water level, from the rarest bucket up.
+	order := make([]int, len(buckets))
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(counts[j], counts[i]) })
-	sorted := make([]uint64, len(top))
-	for i, k := range order {
-		sorted[i] = counts[k]
+	slices.SortStableFunc(order, func(i, j int) int { return buckets[i].cmp(buckets[j]) })
+	left, weight := float64(budget), 0.0
+	for _, b := range buckets {
+		weight += float64(b.weight)
 	}
-	es := atmExponents(sorted, b.perMinute)
-	for i, k := range order {
-		b.exps[top[k].key] = es[i]
-		if k == last {
-			b.rest = es[i]
+	level := 0.0
+	for n, i := range order {
+		b := buckets[i]
+		level = left / weight
+		if float64(b.count) > level*float64(b.weight) {
+			break
 		}
-	}
-	b.summary.reset()
-}
-
-// atmExponents returns a sampling exponent for each count (sorted from most
-// to least frequent) so that the effective count Σ count/2^e comes close to
-// budget from above. As in Envoy: each key is allowed budget/len(counts) and
-// gets the largest e with 2^e <= count/allowed; while the effective count is
-// under budget, exponents are lowered one step at a time from the rarest key,
-// for at most atmFillPasses passes. Then, unlike Envoy, whose result can
-// exceed the budget by up to twice, exponents are raised one step per key and
-// pass, from the most frequent key, as long as the effective count stays at
-// or over budget.
-func atmExponents(counts []uint64, budget uint64) []uint8 {
-	es := make([]uint8, len(counts))
-	if len(counts) == 0 || budget == 0 {
-		return es
-	}
-	allowed := max(budget/uint64(len(counts)), 1)
-	for i, c := range counts {
-		wanted := c / allowed
-		e := uint8(0)
-		for wanted > 1<<e && e < fw4MaxExponent {
-			e++
-		}
-		if wanted < 1<<e && e > 0 {
-			e--
-		}
-		es[i] = e
-	}
-
-	eff := effectiveCount(counts, es)
-fill:
-	for pass := 0; eff < budget && pass < atmFillPasses; pass++ {
-		for i := len(counts) - 1; i >= 0; i-- {
-			if es[i] > 0 {
-				es[i]--
-			}
-			if eff = effectiveCount(counts, es); eff >= budget {
-				break fill
-			}
+		left -= float64(b.count)
+		weight -= float64(b.weight)
+		if n == len(order)-1 {
+			level = math.Inf(1)
 		}
 	}
 
-	for raised := true; raised; {
-		raised = false
-		for i, c := range counts {
-			if es[i] == fw4MaxExponent {
+	for i, b := range buckets {
+		share := level * float64(b.weight)
+		for es[i] < fw4MaxExponent && float64(b.count>>es[i]) > share {
+			es[i]++
+		}
+	}
+
+	// Rounding up left the effective count at or under budget. Lower
+	// exponents, rarest bucket first, while a step still fits.
+	eff := effectiveCount(buckets, es)
+	for changed := true; changed; {
+		changed = false
+		for _, i := range order {
+			if es[i] == 0 {
 				continue
 			}
-			if d := c>>es[i] - c>>(es[i]+1); d > 0 && eff >= budget+d {
-				es[i]++
-				eff -= d
-				raised = true
+			c := buckets[i].count
+			if d := c>>(es[i]-1) - c>>es[i]; eff+d <= budget {
+				es[i]--
+				eff += d
+				changed = true
 			}
 		}
 	}
 	return es
 }
 
-// effectiveCount is the number of traces counts would have kept under es.
-func effectiveCount(counts []uint64, es []uint8) uint64 {
+// effectiveCount is the number of traces buckets would have kept under es.
+func effectiveCount(buckets []atmBucket, es []uint8) uint64 {
 	var n uint64
-	for i, c := range counts {
-		n += c >> es[i]
+	for i, b := range buckets {
+		n += b.count >> es[i]
 	}
 	return n
 }

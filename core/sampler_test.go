@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -81,13 +82,13 @@ func TestSamplerDecisions(t *testing.T) {
 			wantSampled: true, wantEntry: "root", wantRest: "6cab5bb-290@dt=fw4;0;0;0;0;1;0;0",
 		},
 		{
-			name:       "local sampled",
-			giveParent: ptr(spanContext(t, traceA, spanA, true, "rojo=1")),
+			name:        "local sampled",
+			giveParent:  ptr(spanContext(t, traceA, spanA, true, "rojo=1")),
 			wantSampled: true, wantRest: "rojo=1",
 		},
 		{
-			name:       "local unsampled",
-			giveParent: ptr(spanContext(t, traceA, spanA, false, "")),
+			name:        "local unsampled",
+			giveParent:  ptr(spanContext(t, traceA, spanA, false, "")),
 			wantSampled: false,
 		},
 		{
@@ -124,13 +125,23 @@ func TestSamplerDecisions(t *testing.T) {
 			case entry != tt.wantEntry:
 				t.Errorf("entry = %q, want %q", entry, tt.wantEntry)
 			}
-			if entry != "" && !strings.HasPrefix(r.Tracestate.String(), dtKey+"=") {
-				t.Errorf("tracestate = %q, want our entry first", r.Tracestate)
+			if written := tt.wantEntry == "root" || strings.HasSuffix(tt.wantEntry, ";"); written &&
+				!strings.HasPrefix(r.Tracestate.String(), dtKey+"=") {
+				t.Errorf("tracestate = %q, want the new entry first", r.Tracestate)
 			}
 			if got := r.Tracestate.Delete(dtKey).String(); got != tt.wantRest {
 				t.Errorf("other tracestate members = %q, want %q", got, tt.wantRest)
 			}
 		})
+	}
+}
+
+func TestSamplerLinksAndNilContext(t *testing.T) {
+	s := core.NewSampler(dt()...)
+	p := params(nil, mustTraceID(t, traceA)) //nolint:staticcheck // a nil context must not panic
+	p.Links = []trace.Link{{SpanContext: spanContext(t, traceB, spanB, false, "rojo=1")}}
+	if r := s.ShouldSample(p); r.Decision != sdktrace.RecordAndSample {
+		t.Errorf("root with a link without a tag: %v, want sampled", r.Decision)
 	}
 }
 
@@ -174,65 +185,76 @@ type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) now() time.Time { return c.t }
 
-// TestSamplerBudgetConverges: a skewed stream of 100,000 new traces, 10,000 a
-// minute over 10 minutes with a budget of 1,000 a minute, keeps within 10 %
-// of the budget every minute after the first, and rare keys stay sampled.
+// TestSamplerBudgetConverges: skewed streams of 100,000 new traces, 10,000 a
+// minute over 10 minutes with a budget of 1,000 a minute, keep within 10 % of
+// the budget every minute, and rare keys stay sampled.
 func TestSamplerBudgetConverges(t *testing.T) {
-	const (
-		budget    = 1000
-		perMinute = 10000
-		minutes   = 10
-	)
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := core.NewSampler(core.WithDynatrace(testDT), core.WithRootSpansPerMinute(budget), core.WithSamplerClock(clock.now))
+	tests := []struct {
+		name       string
+		giveRoutes uint64  // Zipf-distributed routes, s = 1.2
+		wantRare   float64 // share of rare keys' traces kept after the first minute
+	}{
+		// Every route fits the top-100 summary: a rare key seen last minute
+		// keeps exponent 0.
+		{name: "60 routes", giveRoutes: 60, wantRare: 1},
+		// A long tail the summary cannot hold: rare keys share the rest
+		// bucket's exponent.
+		{name: "500 routes", giveRoutes: 500, wantRare: 1.0 / 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const (
+				budget    = 1000
+				perMinute = 10000
+				minutes   = 10
+			)
+			clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			s := core.NewSampler(core.WithDynatrace(testDT), core.WithRootSpansPerMinute(budget), core.WithSamplerClock(clock.now))
 
-	rng := rand.New(rand.NewPCG(1, 2))
-	zipf := rand.NewZipf(rng, 1.2, 1, 499) // 500 routes, a few of them hot
-	rare := []string{"/rare/a", "/rare/b", "/rare/c", "/rare/d", "/rare/e"}
-	step := time.Minute / perMinute
+			rng := rand.New(rand.NewPCG(1, 2))
+			zipf := rand.NewZipf(rng, 1.2, 1, tt.giveRoutes-1)
+			rare := []string{"/rare/a", "/rare/b", "/rare/c", "/rare/d", "/rare/e"}
 
-	sampled := make([]int, minutes)
-	rareSeen, rareSampled := 0, 0
-	for i := range minutes * perMinute {
-		route := "/route/" + strconv.FormatUint(zipf.Uint64(), 10)
-		isRare := i%2000 == 1000 // 5 a minute, one per rare key
-		if isRare {
-			route = rare[(i/2000)%len(rare)]
-		}
-		var tid trace.TraceID
-		for j := range tid {
-			tid[j] = byte(rng.Uint32())
-		}
-		r := s.ShouldSample(params(t.Context(), tid,
-			attribute.String("http.request.method", "GET"), attribute.String("http.route", route)))
-		ok := r.Decision == sdktrace.RecordAndSample
-		if ok {
-			sampled[i/perMinute]++
-		}
-		if isRare {
-			rareSeen++
-			if ok {
-				rareSampled++
+			sampled := make([]int, minutes)
+			rareSeen, rareSampled := 0, 0
+			for i := range minutes * perMinute {
+				route := "/route/" + strconv.FormatUint(zipf.Uint64(), 10)
+				isRare := i%2000 == 1000 // each rare key once a minute
+				if isRare {
+					route = rare[(i/2000)%len(rare)]
+				}
+				var tid trace.TraceID
+				for j := range tid {
+					tid[j] = byte(rng.Uint32())
+				}
+				r := s.ShouldSample(params(t.Context(), tid,
+					attribute.String("http.request.method", "GET"), attribute.String("http.route", route)))
+				ok := r.Decision == sdktrace.RecordAndSample
+				if ok {
+					sampled[i/perMinute]++
+				}
+				if isRare && i >= perMinute {
+					rareSeen++
+					if ok {
+						rareSampled++
+					}
+				}
+				// The decision travels in the tag.
+				if tag := strings.Split(r.Tracestate.Get(dtKey), ";"); (tag[5] == "1") == ok {
+					t.Fatalf("decision %v, tag %q", r.Decision, tag)
+				}
+				clock.t = clock.t.Add(time.Minute / perMinute)
 			}
-		}
-		// The decision travels in the tag.
-		tag := r.Tracestate.Get(dtKey)
-		if ignored := strings.Split(tag, ";")[5] == "1"; ignored == ok {
-			t.Fatalf("decision %v, tag %q", r.Decision, tag)
-		}
-		clock.t = clock.t.Add(step)
-	}
-	t.Logf("sampled per minute: %v; rare keys %d of %d", sampled, rareSampled, rareSeen)
-	for m, n := range sampled {
-		if m == 0 {
-			continue // warm-up
-		}
-		if n < budget*9/10 || n > budget*11/10 {
-			t.Errorf("minute %d: %d sampled, want %d ± 10 %%", m, n, budget)
-		}
-	}
-	if rareSampled < rareSeen*9/10 {
-		t.Errorf("rare keys sampled %d of %d, want nearly all", rareSampled, rareSeen)
+			t.Logf("kept per minute: %v; rare keys %d of %d", sampled, rareSampled, rareSeen)
+			for m, n := range sampled {
+				if n < budget*9/10 || n > budget*11/10 {
+					t.Errorf("minute %d: %d kept, want %d ± 10 %%", m, n, budget)
+				}
+			}
+			if float64(rareSampled) < tt.wantRare*float64(rareSeen) {
+				t.Errorf("rare keys kept %d of %d, want at least %.0f %%", rareSampled, rareSeen, 100*tt.wantRare)
+			}
+		})
 	}
 }
 
@@ -336,4 +358,28 @@ func mustTraceID(t testing.TB, h string) trace.TraceID {
 		t.Fatal(err)
 	}
 	return id
+}
+
+func TestSamplerConcurrent(t *testing.T) {
+	s := core.NewSampler(core.WithDynatrace(testDT), core.WithRootSpansPerMinute(100))
+	p := core.NewPropagator(testDT)
+	done := make(chan struct{})
+	for g := range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			rng := rand.New(rand.NewPCG(uint64(g), 0))
+			for range 500 {
+				var tid trace.TraceID
+				for j := range tid {
+					tid[j] = byte(rng.Uint32())
+				}
+				r := s.ShouldSample(params(context.Background(), tid, attribute.String("http.route", "/r/"+strconv.Itoa(rng.IntN(200)))))
+				sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: trace.SpanID{1}, TraceState: r.Tracestate})
+				p.Inject(trace.ContextWithSpanContext(context.Background(), sc), propagation.MapCarrier{})
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
 }

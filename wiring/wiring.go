@@ -280,12 +280,17 @@ func newExporter(cfg core.Config, logger *slog.Logger) (*export.Exporter, error)
 	return export.New(ec, export.WithLogger(logger))
 }
 
-func newSampler(core.Config) sdktrace.Sampler {
-	return sdktrace.ParentBased(sdktrace.AlwaysSample())
+// newSampler follows Dynatrace's rules: a remote parent's Dynatrace tag
+// decides, other remote parents (Cloud Run's unsampled traceparent) and
+// roots are sampled.
+func newSampler(cfg core.Config) sdktrace.Sampler {
+	return core.NewSampler(core.WithDynatrace(cfg.Dynatrace))
 }
 
-func newPropagator(core.Config) propagation.TextMapPropagator {
-	return propagation.TraceContext{}
+// newPropagator is W3C TraceContext plus Dynatrace's fw4 context when tenant
+// and cluster are configured, with X-Cloud-Trace-Context as a fallback parent.
+func newPropagator(cfg core.Config) propagation.TextMapPropagator {
+	return core.NewPropagator(cfg.Dynatrace)
 }
 
 func newLogger(destination string) *slog.Logger {

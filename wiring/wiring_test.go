@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/fx"
@@ -254,5 +255,36 @@ func TestShutdownOnSignalFlushesThenReraises(t *testing.T) {
 	}
 	if err := tr.Shutdown(t.Context()); err != nil { // idempotent after the signal
 		t.Fatal(err)
+	}
+}
+
+func TestNewWiresDynatraceContext(t *testing.T) {
+	cfg := localConfig("http://127.0.0.1:4318/v1/traces")
+	cfg.Dynatrace = core.DynatraceConfig{Tenant: "testTenant", ClusterID: 123}
+	exp := newKeepExporter()
+	tr, err := wiring.New(t.Context(), wiring.WithConfig(cfg), wiring.WithEnvironmentSource(env), wiring.WithExporter(exp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+
+	var outgoing http.Header
+	h := handler.HTTP(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		outgoing = http.Header{}
+		tr.Propagator().Inject(r.Context(), propagation.HeaderCarrier(outgoing))
+	}), tr.HandlerOptions()...)
+	req := httptest.NewRequest("GET", "/", nil)
+	// Cloud Run's unsampled traceparent: Dynatrace's rule samples it anyway.
+	req.Header.Set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+
+	if len(exp.GetSpans()) != 1 {
+		t.Fatalf("%d spans exported, want the unsampled remote parent's child sampled", len(exp.GetSpans()))
+	}
+	if ts := outgoing.Get("tracestate"); !strings.HasPrefix(ts, "34d2ae74-7b@dt=fw4;") {
+		t.Errorf("outgoing tracestate %q, want our @dt entry first", ts)
+	}
+	if xd := outgoing.Get("x-dynatrace"); !strings.HasPrefix(xd, "FW4;123;") {
+		t.Errorf("outgoing x-dynatrace %q", xd)
 	}
 }
