@@ -61,7 +61,7 @@ fuzz:
 
 ## bench: side-by-side benchmarks against the anchors, printed as ratios.
 bench:
-	cd bench && $(GO) run ./cmd/report -benchtime=$(BENCHTIME)
+	cd bench && $(GO) run ./cmd/report -benchtime=$(BENCHTIME) $(BENCHFLAGS)
 
 cover:
 	$(GO) test -coverprofile=coverage.out ./...
