@@ -240,3 +240,43 @@ func TestProcessorBackgroundExportsWithoutFlush(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// partialError is an export error naming the spans not delivered.
+type partialError struct{ spans []sdktrace.ReadOnlySpan }
+
+func (e partialError) Error() string                        { return "partly delivered" }
+func (e partialError) Undelivered() []sdktrace.ReadOnlySpan { return e.spans }
+
+type partialExporter struct {
+	tracetest.InMemoryExporter
+	calls int
+}
+
+// ExportSpans delivers the first span of the first batch and fails the rest;
+// later batches go through.
+func (p *partialExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	p.calls++
+	if p.calls == 1 {
+		_ = p.InMemoryExporter.ExportSpans(ctx, spans[:1])
+		return partialError{spans: spans[1:]}
+	}
+	return p.InMemoryExporter.ExportSpans(ctx, spans)
+}
+
+func TestProcessorRequeuesOnlyUndeliveredSpans(t *testing.T) {
+	exp := &partialExporter{}
+	p := core.NewProcessor(exp)
+	endSpans(newProvider(p), 3)
+	if err := p.ForceFlush(t.Context()); err == nil {
+		t.Fatal("partial failure not reported")
+	}
+	if st := p.Stats(); st.Pending != 2 || st.Exported != 1 {
+		t.Fatalf("stats = %+v, want 2 pending and 1 exported", st)
+	}
+	if err := p.ForceFlush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(exp.GetSpans()); got != 3 {
+		t.Fatalf("exported %d spans, want 3 with none sent twice", got)
+	}
+}

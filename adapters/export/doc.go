@@ -1,0 +1,74 @@
+// Package export is the adapter that sends spans to Dynatrace, or to any
+// OTLP/HTTP receiver: an [Exporter] implements sdktrace.SpanExporter.
+//
+// Requests are binary protobuf ExportTraceServiceRequest bodies POSTed to
+// [Config.Endpoint] (Dynatrace: https://{env-id}.live.dynatrace.com/api/v2/otlp/v1/traces),
+// gzip-compressed by default, with "Authorization: Api-Token <token>" when
+// [Config.Token] is set. The token needs the scope openTelemetryTrace.ingest.
+//
+// Spans are encoded straight into reused buffers, grouped by resource and
+// instrumentation scope, without intermediate protobuf structs. Every
+// request body stays within [Config.MaxRequestBytes] (Dynatrace accepts 8
+// MB) before and after compression: larger batches are split, a 413 answer
+// splits the batch in two, and a span too large to be sent alone is dropped
+// and counted.
+//
+// # Defaults
+//
+// [NewDefaultConfig], and zero fields of any Config: gzip at level 1
+// ([DefaultCompressionLevel]: the fastest; span payloads come out about 15%
+// larger than at level 6, for a fraction of the CPU), a 10s budget per export
+// ([DefaultTimeout]), requests of at most 8,000,000 bytes
+// ([DefaultMaxRequestBytes]). The default HTTP client keeps up to 4 idle
+// connections per host for 90s and attempts HTTP/2.
+//
+// # Retries
+//
+// 429, 502, 503 and 504 answers and transport failures (refused, reset,
+// timed out) are retried: the first retry after 20-40ms, later ones 3x
+// longer each time (at most 5s), honouring Retry-After (seconds or an HTTP
+// date). No wait runs past the export's deadline, the earlier of the
+// caller's context deadline and [Config.Timeout]: when the next wait would
+// not fit, the export returns at once so that the caller can keep the spans
+// for a later flush. While at least a second is left, an attempt gets half
+// of the time left, so that a request stuck on a dead connection is retried
+// on a fresh one. A Retry-After longer than the budget is remembered:
+// exports before it has passed fail fast without a request.
+//
+// Other answers are permanent: 400, 404, 415, 500 and the rest drop the
+// spans. Redirects are never followed, so the token never travels to
+// another host; a 3xx is a permanent error naming the location. A 401 or
+// 403 logs one error naming the token scope, drops the spans and pauses
+// export, 30s at first, doubling up to 10 minutes, so that a fixed token is
+// picked up without a restart.
+//
+// # Errors
+//
+// An error from [Exporter.ExportSpans] is one of two kinds:
+//
+//   - it wraps ports.ErrExportRejected: the spans are gone for good (a
+//     permanent answer, a refused token, a span too large to send, an
+//     exporter already shut down). They are counted in [Stats].Dropped.
+//   - it is a [*RetryableError]: the spans in its Spans field were not
+//     delivered for a reason that may pass (throttling, a gateway error, a
+//     refused or reset connection, the deadline). Keep them and export them
+//     again later; [Retryable] tells the two kinds apart.
+//
+// When a batch was split, parts of it may have been delivered or dropped
+// before a retryable failure: a RetryableError then lists only the spans
+// worth retrying, and its message counts the others.
+//
+// # Security
+//
+// The token and the values of [Config.Headers] are never logged and never
+// part of an error; [Config.String] and [Config.LogValue] redact them.
+// http:// endpoints are refused unless the host is loopback or
+// [Config.Insecure] is set. TLS certificates are always verified: [New]
+// refuses a client whose http.Transport skips verification, and a
+// certificate error is permanent, never retried.
+//
+// # Cold start
+//
+// [Exporter.WarmUp] opens the connection (TCP and TLS) ahead of the first
+// export; connections are kept alive and reused.
+package export

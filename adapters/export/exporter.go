@@ -1,0 +1,278 @@
+package export
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// Exporter sends spans to an OTLP/HTTP endpoint as binary protobuf. It
+// implements sdktrace.SpanExporter and is safe for concurrent use.
+type Exporter struct {
+	cfg      Config // validated, defaults applied
+	endpoint string // redacted, for errors and logs
+	logger   *slog.Logger
+	client   *http.Client // never follows redirects; hides CloseIdleConnections
+	idle     interface{ CloseIdleConnections() }
+	header   http.Header // shared request headers, Authorization included
+	ownsRT   bool        // the transport is ours: close its connections on Shutdown
+
+	mu       sync.Mutex // guards closed, encoders
+	closed   bool
+	encoders []*encoder
+	inflight sync.WaitGroup
+	stopCtx  context.Context // cancelled when Shutdown gives up waiting
+	stop     context.CancelFunc
+
+	auth      authGate
+	throttled atomic.Int64 // unix nanos until which the receiver asked us to wait
+	partial   atomic.Int64 // unix nanos of the last partial-success log
+
+	stats counters
+	now   func() time.Time
+}
+
+var _ sdktrace.SpanExporter = (*Exporter)(nil)
+
+// String names the exporter and its endpoint; printing an Exporter never
+// shows the token.
+func (e *Exporter) String() string { return "export.Exporter{" + e.endpoint + "}" }
+
+// GoString is String, so that %#v does not show the token either.
+func (e *Exporter) GoString() string { return e.String() }
+
+// New returns an Exporter for cfg. It validates cfg and returns the error of
+// [Config.Validate] unchanged. New makes no network call; see
+// [Exporter.WarmUp].
+func New(cfg Config, opts ...Option) (*Exporter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var o options
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	cfg = cfg.withDefaults()
+	e := &Exporter{
+		cfg:      cfg,
+		endpoint: redactURL(cfg.Endpoint),
+		logger:   o.logger,
+		now:      time.Now,
+	}
+	if e.logger == nil {
+		e.logger = slog.New(slog.DiscardHandler)
+	}
+	if err := e.initClient(o.client); err != nil {
+		return nil, err
+	}
+	e.header = http.Header{
+		"Content-Type": {"application/x-protobuf"},
+		"User-Agent":   {userAgent},
+	}
+	for k, v := range cfg.Headers {
+		e.header.Set(k, v)
+	}
+	if cfg.Token != "" {
+		e.header.Set("Authorization", "Api-Token "+cfg.Token)
+	}
+	e.stopCtx, e.stop = context.WithCancel(context.Background())
+	e.logger.Debug("export: exporter ready", "config", cfg)
+	return e, nil
+}
+
+const userAgent = "gcftrace OTLP/HTTP exporter"
+
+// initClient sets e.client: a copy of c (or a dedicated client) that never
+// follows redirects, and whose transport ignores CloseIdleConnections from
+// the retry loop, so that a failed attempt does not drop warm connections.
+func (e *Exporter) initClient(c *http.Client) error {
+	var cl http.Client
+	if c != nil {
+		cl = *c
+	} else {
+		cl = http.Client{Transport: newTransport()}
+		e.ownsRT = true
+	}
+	rt := cl.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	if t, ok := rt.(*http.Transport); ok && t.TLSClientConfig != nil && t.TLSClientConfig.InsecureSkipVerify {
+		return errors.New("http client: TLS verification must stay on (InsecureSkipVerify is set)")
+	}
+	if ci, ok := rt.(interface{ CloseIdleConnections() }); ok {
+		e.idle = ci
+	}
+	cl.Transport = attemptTransport{rt}
+	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	e.client = &cl
+	return nil
+}
+
+// attemptTransport is the transport the retry loop uses. It hides
+// CloseIdleConnections, which the loop calls after every failed request, so
+// that one failure does not drop warm connections; and it gives each attempt
+// half of the time left when at least minSplitBudget is left, so that a
+// request stuck on a dead connection is retried on a fresh one within the
+// budget instead of eating all of it.
+type attemptTransport struct{ rt http.RoundTripper }
+
+const minSplitBudget = time.Second
+
+func (t attemptTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	dl, ok := r.Context().Deadline()
+	if !ok {
+		return t.rt.RoundTrip(r)
+	}
+	left := time.Until(dl)
+	if left < minSplitBudget {
+		return t.rt.RoundTrip(r)
+	}
+	ctx, cancel := context.WithTimeoutCause(r.Context(), left/2, errAttemptTimeout)
+	resp, err := t.rt.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+var errAttemptTimeout = errors.New("export: attempt timed out")
+
+// cancelBody releases an attempt's context when its body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+func newTransport() *http.Transport {
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          16,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+}
+
+// ExportSpans sends spans, split into requests of at most MaxRequestBytes,
+// retrying what may pass within the earlier of ctx's deadline and
+// Config.Timeout. It returns nil when every span was delivered; otherwise an
+// error as described in the package documentation: a *RetryableError
+// listing the spans worth retrying, or an error wrapping
+// ports.ErrExportRejected when the failed spans are gone for good.
+func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		e.stats.dropped[dropShutdown].Add(uint64(len(spans)))
+		return rejected("exporter is shut down; %d spans dropped", len(spans))
+	}
+	e.inflight.Add(1)
+	e.mu.Unlock()
+	defer e.inflight.Done()
+
+	if len(spans) == 0 {
+		return nil
+	}
+	now := e.now()
+	if err := e.auth.check(now); err != nil {
+		e.stats.dropped[dropUnauthorized].Add(uint64(len(spans)))
+		return err
+	}
+	if until := e.throttled.Load(); until > now.UnixNano() {
+		e.stats.failed.Add(uint64(len(spans)))
+		return &RetryableError{Spans: spans, Err: fmt.Errorf("receiver asked to wait until %s", time.Unix(0, until).UTC().Format(time.RFC3339))}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+	defer cancel()
+	unlink := context.AfterFunc(e.stopCtx, cancel)
+	defer unlink()
+
+	enc := e.getEncoder()
+	defer e.putEncoder(enc)
+	return e.export(ctx, enc, spans)
+}
+
+// Shutdown stops the exporter: later exports fail with an error wrapping
+// ports.ErrExportRejected. It waits for running exports until ctx is done,
+// then cancels them and returns ctx.Err(). Shutdown is idempotent.
+func (e *Exporter) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	e.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		e.inflight.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		select {
+		case <-done:
+		default:
+			err = ctx.Err()
+			e.stop()
+			<-done
+		}
+	}
+	e.stop()
+	if e.ownsRT && e.idle != nil {
+		e.idle.CloseIdleConnections()
+	}
+	e.logger.Debug("export: exporter shut down", "stats", e.Stats())
+	return err
+}
+
+func (e *Exporter) getEncoder() *encoder {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if n := len(e.encoders); n > 0 {
+		enc := e.encoders[n-1]
+		e.encoders = e.encoders[:n-1]
+		return enc
+	}
+	return newEncoder(e.cfg)
+}
+
+func (e *Exporter) putEncoder(enc *encoder) {
+	enc.release()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.encoders) < maxIdleEncoders {
+		e.encoders = append(e.encoders, enc)
+	}
+}
+
+// maxIdleEncoders bounds the encoders kept for reuse between exports.
+const maxIdleEncoders = 4

@@ -1,0 +1,437 @@
+package export
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// Retry timing.
+const (
+	firstRetryWait = 40 * time.Millisecond // the first retry waits 20-40ms
+	retryFactor    = 3                     // each later wait grows 3x
+	maxRetryWait   = 5 * time.Second       // before jitter
+	maxRetries     = 32                    // the deadline stops retries long before this
+
+	authPauseFirst = 30 * time.Second
+	authPauseMax   = 10 * time.Minute
+	maxThrottle    = 10 * time.Minute // longest Retry-After remembered across exports
+
+	partialLogEvery = time.Minute
+	maxResponseBody = 64 << 10
+	maxBodyInError  = 256
+)
+
+// exportState collects the outcome of one ExportSpans call.
+type exportState struct {
+	total    int
+	retry    []sdktrace.ReadOnlySpan
+	retryErr error // set once a retryable failure stops further requests
+	rejected int
+	rejErrs  []error // the first maxErrors causes
+}
+
+// maxErrors bounds the causes an export error lists.
+const maxErrors = 3
+
+func (st *exportState) reject(n int, err error) {
+	st.rejected += n
+	if len(st.rejErrs) < maxErrors {
+		st.rejErrs = append(st.rejErrs, err)
+	}
+}
+
+// export sends what enc encoded from spans.
+func (e *Exporter) export(ctx context.Context, enc *encoder, spans []sdktrace.ReadOnlySpan) error {
+	enc.encode(spans)
+	st := exportState{total: len(spans)}
+	if n := len(enc.tooLarge); n > 0 {
+		e.stats.dropped[dropTooLarge].Add(uint64(n))
+		st.reject(n, fmt.Errorf("%d spans larger than %d bytes alone (first: %q, %d bytes)",
+			n, e.cfg.MaxRequestBytes, enc.tooLarge[0].Name(), enc.tooLargeSize))
+	}
+	for _, c := range enc.chunks() {
+		e.sendRange(ctx, enc, c.lo, c.hi, &st)
+	}
+	switch {
+	case len(st.retry) > 0:
+		e.stats.failed.Add(uint64(len(st.retry)))
+		err := st.retryErr
+		if st.rejected > 0 {
+			err = fmt.Errorf("%w; also %d spans dropped for good: %v", err, st.rejected, errors.Join(st.rejErrs...))
+		}
+		return &RetryableError{Spans: st.retry, Err: err}
+	case st.rejected > 0:
+		return &rejectedError{
+			msg: fmt.Sprintf("export: %d of %d spans dropped", st.rejected, st.total),
+			err: errors.Join(st.rejErrs...),
+		}
+	}
+	return nil
+}
+
+// sendRange sends spans lo..hi of enc's order as one request, halving the
+// range when it is too large.
+func (e *Exporter) sendRange(ctx context.Context, enc *encoder, lo, hi int, st *exportState) {
+	n := hi - lo
+	if st.retryErr != nil {
+		st.retry = append(st.retry, enc.spans(lo, hi)...)
+		return
+	}
+	if err := e.auth.check(e.now()); err != nil {
+		// An earlier request of this export had the token refused.
+		e.stats.dropped[dropUnauthorized].Add(uint64(n))
+		st.reject(n, err)
+		return
+	}
+	raw := enc.body(lo, hi)
+	payload := raw
+	if e.cfg.Compression == CompressionGzip {
+		payload = enc.compress(raw)
+	}
+	if len(payload) > e.cfg.MaxRequestBytes {
+		// Only compression can make a planned request too large.
+		e.split(ctx, enc, lo, hi, st, fmt.Errorf("%d bytes compressed", len(payload)))
+		return
+	}
+	e.stats.bytesRaw.Add(uint64(len(raw)))
+	e.stats.bytesCompressed.Add(uint64(len(payload)))
+
+	out := e.post(ctx, payload, e.cfg.Compression == CompressionGzip)
+	switch out.kind {
+	case sent:
+		e.stats.exported.Add(uint64(n))
+		if out.rejectedSpans > 0 {
+			e.stats.rejected.Add(uint64(out.rejectedSpans))
+		}
+		if e.auth.ok() {
+			e.logger.Info("export: the endpoint accepts the API token again; export resumed", "endpoint", e.endpoint)
+		}
+	case tooLarge:
+		e.split(ctx, enc, lo, hi, st, out.err)
+	case retry:
+		st.retryErr = out.err
+		st.retry = append(st.retry, enc.spans(lo, hi)...)
+	case unauthorized:
+		e.stats.dropped[dropUnauthorized].Add(uint64(n))
+		st.reject(n, out.err)
+	default:
+		e.stats.dropped[dropRejected].Add(uint64(n))
+		st.reject(n, out.err)
+	}
+}
+
+// split sends the two halves of lo..hi separately; a single span that is
+// still too large is dropped.
+func (e *Exporter) split(ctx context.Context, enc *encoder, lo, hi int, st *exportState, cause error) {
+	if hi-lo <= 1 {
+		e.stats.dropped[dropTooLarge].Add(1)
+		st.reject(1, fmt.Errorf("span %q too large to send: %w", enc.spans(lo, hi)[0].Name(), cause))
+		return
+	}
+	mid := lo + (hi-lo)/2
+	e.sendRange(ctx, enc, lo, mid, st)
+	e.sendRange(ctx, enc, mid, hi, st)
+}
+
+type outcomeKind int
+
+const (
+	sent outcomeKind = iota
+	retry
+	tooLarge
+	unauthorized
+	permanent
+)
+
+type outcome struct {
+	kind          outcomeKind
+	err           error
+	rejectedSpans int64
+}
+
+// post sends one request body with retries and classifies the result.
+func (e *Exporter) post(ctx context.Context, payload []byte, gzipped bool) outcome {
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, e.cfg.Endpoint, payload)
+	if err != nil {
+		return outcome{kind: permanent, err: fmt.Errorf("request: %w", err)}
+	}
+	req.Header = e.header.Clone()
+	if gzipped {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	a := &attempts{e: e}
+	rc := &retryablehttp.Client{
+		HTTPClient:     e.client,
+		RetryMax:       maxRetries,
+		CheckRetry:     a.checkRetry,
+		Backoff:        a.backoff,
+		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
+		RequestLogHook: a.onRequest,
+	}
+	resp, err := rc.Do(req)
+	if err != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		err = fmt.Errorf("POST %s: %w%s", e.endpoint, err, a.suffix())
+		if permanentTransportError(err) {
+			return outcome{kind: permanent, err: err}
+		}
+		return outcome{kind: retry, err: err}
+	}
+	defer resp.Body.Close()
+	return e.classify(resp, a)
+}
+
+// classify turns a response into an outcome and reads its body.
+func (e *Exporter) classify(resp *http.Response, a *attempts) outcome {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	code := resp.StatusCode
+	status := fmt.Sprintf("POST %s: %s", e.endpoint, statusText(code))
+	switch {
+	case code >= 200 && code < 300:
+		n, msg := parsePartialSuccess(resp.Header.Get("Content-Type"), body)
+		if n > 0 || msg != "" {
+			e.logPartial(n, msg)
+		}
+		return outcome{kind: sent, rejectedSpans: n}
+	case code == http.StatusRequestEntityTooLarge:
+		return outcome{kind: tooLarge, err: errors.New(status)}
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		pause, first := e.auth.fail(e.now())
+		if first {
+			e.logger.Error("export: the endpoint refused the API token; it needs scope openTelemetryTrace.ingest. "+
+				"Spans are dropped and export pauses, growing to at most 10m, until the token is accepted",
+				"status", code, "endpoint", e.endpoint, "pause", pause)
+		}
+		return outcome{kind: unauthorized, err: fmt.Errorf("%s (the API token needs scope openTelemetryTrace.ingest; export paused %s)", status, pause)}
+	case code >= 300 && code < 400:
+		loc := resp.Header.Get("Location")
+		if loc == "" {
+			loc = "(no Location)"
+		} else {
+			loc = redactURL(loc)
+		}
+		return outcome{kind: permanent, err: fmt.Errorf("%s: redirect to %s not followed; set the endpoint to the final URL", status, loc)}
+	case retryableStatus(code):
+		if d, ok := retryAfter(resp.Header, e.now()); ok && a.outOfTime {
+			e.throttle(d)
+		}
+		return outcome{kind: retry, err: fmt.Errorf("%s%s", status, a.suffix())}
+	default:
+		return outcome{kind: permanent, err: fmt.Errorf("%s%s", status, e.bodySnippet(body))}
+	}
+}
+
+func statusText(code int) string {
+	if t := http.StatusText(code); t != "" {
+		return strconv.Itoa(code) + " " + t
+	}
+	return strconv.Itoa(code)
+}
+
+// bodySnippet quotes the start of an error body, without the token.
+func (e *Exporter) bodySnippet(body []byte) string {
+	s := strings.TrimSpace(string(body))
+	if s == "" {
+		return ""
+	}
+	if e.cfg.Token != "" {
+		s = strings.ReplaceAll(s, e.cfg.Token, redacted)
+	}
+	if len(s) > maxBodyInError {
+		s = s[:maxBodyInError] + "…"
+	}
+	return fmt.Sprintf(" (body: %q)", s)
+}
+
+// throttle remembers a Retry-After that did not fit into this export's
+// budget, so that the next exports do not knock before it has passed.
+func (e *Exporter) throttle(d time.Duration) {
+	d = min(d, maxThrottle)
+	e.throttled.Store(e.now().Add(d).UnixNano())
+}
+
+func (e *Exporter) logPartial(n int64, msg string) {
+	now := e.now().UnixNano()
+	last := e.partial.Load()
+	if last != 0 && now-last < int64(partialLogEvery) || !e.partial.CompareAndSwap(last, now) {
+		return
+	}
+	if len(msg) > maxBodyInError {
+		msg = msg[:maxBodyInError] + "…"
+	}
+	e.logger.Warn("export: the receiver rejected part of a request (logged at most once a minute)",
+		"rejected_spans", n, "message", msg, "endpoint", e.endpoint)
+}
+
+func retryableStatus(code int) bool {
+	switch code {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// permanentTransportError reports transport errors that retrying cannot
+// fix: certificate problems and a non-TLS server behind an https URL.
+func permanentTransportError(err error) bool {
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		record   tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(err, &verify), errors.As(err, &unknown), errors.As(err, &hostname),
+		errors.As(err, &invalid), errors.As(err, &record):
+		return true
+	}
+	return strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
+}
+
+// attempts is the retry policy of one request: what retryablehttp calls
+// between attempts.
+type attempts struct {
+	e         *Exporter
+	n         int           // requests sent
+	wait      time.Duration // next wait, decided by checkRetry
+	outOfTime bool          // stopped because the next wait would pass the deadline
+}
+
+func (a *attempts) onRequest(_ retryablehttp.Logger, _ *http.Request, i int) {
+	a.n++
+	a.e.stats.requests.Add(1)
+	if i > 0 {
+		a.e.stats.retries.Add(1)
+	}
+}
+
+// checkRetry retries 429, 502, 503, 504 and transport errors other than
+// certificate problems, as long as the wait fits before ctx's deadline.
+func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, nil
+	}
+	var wait time.Duration
+	switch {
+	case err != nil:
+		if permanentTransportError(err) {
+			return false, nil
+		}
+		wait = jitterBackoff(a.n)
+	case retryableStatus(resp.StatusCode):
+		wait = jitterBackoff(a.n)
+		if d, ok := retryAfter(resp.Header, a.e.now()); ok {
+			wait = max(wait, d)
+		}
+	default:
+		return false, nil
+	}
+	if dl, ok := ctx.Deadline(); ok && !a.e.now().Add(wait).Before(dl) {
+		a.outOfTime = true
+		return false, nil
+	}
+	a.wait = wait
+	return true, nil
+}
+
+func (a *attempts) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return a.wait }
+
+func (a *attempts) suffix() string {
+	switch {
+	case a.outOfTime:
+		return fmt.Sprintf(" (%d attempts; no time left to retry)", a.n)
+	case a.n > 1:
+		return fmt.Sprintf(" (%d attempts)", a.n)
+	}
+	return ""
+}
+
+// jitterBackoff is the wait before retry n (1 = first): 20-40ms, then 3x
+// longer each time, at most 2.5-5s.
+func jitterBackoff(n int) time.Duration {
+	d := firstRetryWait
+	for i := 1; i < n && d < maxRetryWait; i++ {
+		d *= retryFactor
+	}
+	d = min(d, maxRetryWait)
+	return d/2 + rand.N(d/2+1)
+}
+
+// retryAfter parses a Retry-After header: delay seconds or an HTTP date.
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// authGate pauses export after a 401 or 403, longer each time.
+type authGate struct {
+	mu    sync.Mutex
+	until time.Time
+	pause time.Duration // 0: token not known to be bad
+}
+
+// check returns an error while a pause runs.
+func (g *authGate) check(now time.Time) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.pause == 0 || !now.Before(g.until) {
+		return nil
+	}
+	return rejected("the endpoint refused the API token (scope openTelemetryTrace.ingest needed); export paused until %s, spans dropped",
+		g.until.UTC().Format(time.RFC3339))
+}
+
+// fail records a refused token; first is true when the token was good
+// before.
+func (g *authGate) fail(now time.Time) (pause time.Duration, first bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case g.pause == 0:
+		g.pause = authPauseFirst
+		first = true
+	case !now.Before(g.until):
+		g.pause = min(2*g.pause, authPauseMax)
+	default:
+		return g.pause, false // a concurrent export failed during the same pause
+	}
+	g.until = now.Add(g.pause)
+	return g.pause, first
+}
+
+// ok records an accepted request; recovered is true when a pause ends.
+func (g *authGate) ok() (recovered bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	recovered = g.pause != 0
+	g.pause, g.until = 0, time.Time{}
+	return recovered
+}
