@@ -1029,7 +1029,7 @@ func (c Config) String() string {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		fmt.Fprintf(&b, "%s=%s", kv.Key, kv.Value.Emit())
+		fmt.Fprintf(&b, "%s=%s", kv.Key, kv.Value.String())
 	}
 	fmt.Fprintf(&b, "] Endpoint:%s Headers:%v Compression:%s Timeout:%s", r.Endpoint, r.Headers, r.Compression, r.Timeout)
 	fmt.Fprintf(&b, " FlushOnExit:%t FlushTimeout:%s Source:%s Warnings:%q}", r.FlushOnExit, r.FlushTimeout, r.Source, r.Warnings)
@@ -1071,7 +1071,7 @@ func (c Config) LogValue() slog.Value {
 	}
 	resource := make([]slog.Attr, 0, len(r.ResourceAttributes))
 	for _, kv := range r.ResourceAttributes {
-		resource = append(resource, slog.String(string(kv.Key), kv.Value.Emit()))
+		resource = append(resource, slog.String(string(kv.Key), kv.Value.String()))
 	}
 	return slog.GroupValue(
 		slog.String("tenant", r.Dynatrace.Tenant),

@@ -66,7 +66,7 @@ func ExampleNewSampler() {
 	fmt.Println("recorded:", s.SpanContext().IsSampled())
 	fmt.Println("tag:", strings.HasPrefix(s.SpanContext().TraceState().String(), "34d2ae74-7b@dt=fw4;0;0;0;0;0;0;"))
 	for _, kv := range s.Attributes() {
-		fmt.Printf("%s: %s\n", kv.Key, kv.Value.Emit())
+		fmt.Printf("%s: %s\n", kv.Key, kv.Value.String())
 	}
 	// Output:
 	// recorded: true

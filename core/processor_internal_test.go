@@ -13,7 +13,7 @@ import (
 type failingExporter struct{ err error }
 
 func (f failingExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return f.err }
-func (failingExporter) Shutdown(context.Context) error                             { return nil }
+func (failingExporter) Shutdown(context.Context) error                               { return nil }
 
 func TestProcessorDropsSpansOlderThanTheAcceptanceWindow(t *testing.T) {
 	p := NewProcessor(failingExporter{err: errors.New("down")})

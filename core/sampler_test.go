@@ -138,7 +138,7 @@ func TestSamplerDecisions(t *testing.T) {
 
 func TestSamplerLinksAndNilContext(t *testing.T) {
 	s := core.NewSampler(dt()...)
-	p := params(nil, mustTraceID(t, traceA)) //nolint:staticcheck // a nil context must not panic
+	p := params(nil, mustTraceID(t, traceA)) //lint:ignore SA1012 a nil context must not panic
 	p.Links = []trace.Link{{SpanContext: spanContext(t, traceB, spanB, false, "rojo=1")}}
 	if r := s.ShouldSample(p); r.Decision != sdktrace.RecordAndSample {
 		t.Errorf("root with a link without a tag: %v, want sampled", r.Decision)

@@ -49,7 +49,7 @@ func localConfig(endpoint string) core.Config {
 
 func resourceAttr(s tracetest.SpanStub, k attribute.Key) string {
 	v, _ := s.Resource.Set().Value(k)
-	return v.Emit()
+	return v.String()
 }
 
 func TestNewTracesAndFlushesOnExit(t *testing.T) {

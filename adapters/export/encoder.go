@@ -16,7 +16,7 @@ const maxCached = 64
 // resEntry is a resource's encoded fields.
 type resEntry struct {
 	ptrs   []*resource.Resource // the resources seen with these contents
-	set    *attribute.Set // compared with Equals: Distinct alone is only a hash
+	set    *attribute.Set       // compared with Equals: Distinct alone is only a hash
 	schema string
 	field  []byte // ResourceSpans.resource
 	url    []byte // ResourceSpans.schema_url, nil when empty

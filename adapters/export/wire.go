@@ -21,69 +21,77 @@ import (
 // bytes equal proto.Marshal of the same message built with the official
 // types. Field numbers: the trace, common and resource .proto files.
 
-// Tags: field number << 3 | wire type (0 varint, 1 fixed64, 2 bytes, 5 fixed32).
+// Wire types.
+const (
+	wtVarint  = 0
+	wtFixed64 = 1
+	wtBytes   = 2
+	wtFixed32 = 5
+)
+
+// Tags: field number << 3 | wire type.
 const (
 	// ExportTraceServiceRequest
-	tagRequestResourceSpans = 1<<3 | 2
+	tagRequestResourceSpans = 1<<3 | wtBytes
 	// ResourceSpans
-	tagRSResource   = 1<<3 | 2
-	tagRSScopeSpans = 2<<3 | 2
-	tagRSSchemaURL  = 3<<3 | 2
+	tagRSResource   = 1<<3 | wtBytes
+	tagRSScopeSpans = 2<<3 | wtBytes
+	tagRSSchemaURL  = 3<<3 | wtBytes
 	// ScopeSpans
-	tagSSScope     = 1<<3 | 2
-	tagSSSpans     = 2<<3 | 2
-	tagSSSchemaURL = 3<<3 | 2
+	tagSSScope     = 1<<3 | wtBytes
+	tagSSSpans     = 2<<3 | wtBytes
+	tagSSSchemaURL = 3<<3 | wtBytes
 	// Span
-	tagSpanTraceID      = 1<<3 | 2
-	tagSpanSpanID       = 2<<3 | 2
-	tagSpanTraceState   = 3<<3 | 2
-	tagSpanParentSpanID = 4<<3 | 2
-	tagSpanName         = 5<<3 | 2
-	tagSpanKind         = 6<<3 | 0
-	tagSpanStart        = 7<<3 | 1
-	tagSpanEnd          = 8<<3 | 1
-	tagSpanAttributes   = 9<<3 | 2
-	tagSpanDroppedAttrs = 10<<3 | 0
-	tagSpanEvents       = 11<<3 | 2
-	tagSpanDroppedEvts  = 12<<3 | 0
-	tagSpanLinks        = 13<<3 | 2
-	tagSpanDroppedLinks = 14<<3 | 0
-	tagSpanStatus       = 15<<3 | 2
-	tagSpanFlags        = 16<<3 | 5 // two bytes as a varint
+	tagSpanTraceID      = 1<<3 | wtBytes
+	tagSpanSpanID       = 2<<3 | wtBytes
+	tagSpanTraceState   = 3<<3 | wtBytes
+	tagSpanParentSpanID = 4<<3 | wtBytes
+	tagSpanName         = 5<<3 | wtBytes
+	tagSpanKind         = 6<<3 | wtVarint
+	tagSpanStart        = 7<<3 | wtFixed64
+	tagSpanEnd          = 8<<3 | wtFixed64
+	tagSpanAttributes   = 9<<3 | wtBytes
+	tagSpanDroppedAttrs = 10<<3 | wtVarint
+	tagSpanEvents       = 11<<3 | wtBytes
+	tagSpanDroppedEvts  = 12<<3 | wtVarint
+	tagSpanLinks        = 13<<3 | wtBytes
+	tagSpanDroppedLinks = 14<<3 | wtVarint
+	tagSpanStatus       = 15<<3 | wtBytes
+	tagSpanFlags        = 16<<3 | wtFixed32 // two bytes as a varint
 	// Span.Event
-	tagEventTime         = 1<<3 | 1
-	tagEventName         = 2<<3 | 2
-	tagEventAttributes   = 3<<3 | 2
-	tagEventDroppedAttrs = 4<<3 | 0
+	tagEventTime         = 1<<3 | wtFixed64
+	tagEventName         = 2<<3 | wtBytes
+	tagEventAttributes   = 3<<3 | wtBytes
+	tagEventDroppedAttrs = 4<<3 | wtVarint
 	// Span.Link
-	tagLinkTraceID      = 1<<3 | 2
-	tagLinkSpanID       = 2<<3 | 2
-	tagLinkTraceState   = 3<<3 | 2
-	tagLinkAttributes   = 4<<3 | 2
-	tagLinkDroppedAttrs = 5<<3 | 0
-	tagLinkFlags        = 6<<3 | 5
+	tagLinkTraceID      = 1<<3 | wtBytes
+	tagLinkSpanID       = 2<<3 | wtBytes
+	tagLinkTraceState   = 3<<3 | wtBytes
+	tagLinkAttributes   = 4<<3 | wtBytes
+	tagLinkDroppedAttrs = 5<<3 | wtVarint
+	tagLinkFlags        = 6<<3 | wtFixed32
 	// Status
-	tagStatusMessage = 2<<3 | 2
-	tagStatusCode    = 3<<3 | 0
+	tagStatusMessage = 2<<3 | wtBytes
+	tagStatusCode    = 3<<3 | wtVarint
 	// Resource
-	tagResourceAttributes = 1<<3 | 2
+	tagResourceAttributes = 1<<3 | wtBytes
 	// InstrumentationScope
-	tagScopeName       = 1<<3 | 2
-	tagScopeVersion    = 2<<3 | 2
-	tagScopeAttributes = 3<<3 | 2
+	tagScopeName       = 1<<3 | wtBytes
+	tagScopeVersion    = 2<<3 | wtBytes
+	tagScopeAttributes = 3<<3 | wtBytes
 	// KeyValue
-	tagKVKey   = 1<<3 | 2
-	tagKVValue = 2<<3 | 2
+	tagKVKey   = 1<<3 | wtBytes
+	tagKVValue = 2<<3 | wtBytes
 	// AnyValue
-	tagAnyString = 1<<3 | 2
-	tagAnyBool   = 2<<3 | 0
-	tagAnyInt    = 3<<3 | 0
-	tagAnyDouble = 4<<3 | 1
-	tagAnyArray  = 5<<3 | 2
-	tagAnyKVList = 6<<3 | 2
-	tagAnyBytes  = 7<<3 | 2
+	tagAnyString = 1<<3 | wtBytes
+	tagAnyBool   = 2<<3 | wtVarint
+	tagAnyInt    = 3<<3 | wtVarint
+	tagAnyDouble = 4<<3 | wtFixed64
+	tagAnyArray  = 5<<3 | wtBytes
+	tagAnyKVList = 6<<3 | wtBytes
+	tagAnyBytes  = 7<<3 | wtBytes
 	// ArrayValue, KeyValueList
-	tagListValues = 1<<3 | 2
+	tagListValues = 1<<3 | wtBytes
 )
 
 // OTLP span flags above the W3C trace flags.

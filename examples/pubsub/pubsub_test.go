@@ -71,7 +71,7 @@ func TestReceiveContinuesThePublishersTrace(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, kv := range consumer.Attributes {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	for k, want := range map[string]string{
 		"faas.trigger": "pubsub", "messaging.system": "gcp_pubsub", "messaging.destination.name": "orders",
