@@ -32,6 +32,7 @@ const (
 	EnvLoggingDestination = "DT_LOGGING_DESTINATION"   // Logging.Destination
 	EnvFlushOnExit        = "DT_FLUSH_ON_EXIT"         // FlushOnExit (gcftrace's own key)
 	EnvFlushTimeout       = "DT_FLUSH_TIMEOUT_MS"      // FlushTimeoutMs (gcftrace's own key)
+	EnvRootSpansPerMinute = "DT_ROOT_SPANS_PER_MINUTE" // RootSpansPerMinute (gcftrace's own key)
 
 	// EnvConfigFilePath names the dtconfig.json to read, as in Dynatrace's
 	// Go packages. It wins over EnvConfigFile.
@@ -109,6 +110,11 @@ type Config struct {
 	FlushOnExit  bool          // DT_FLUSH_ON_EXIT, default true
 	FlushTimeout time.Duration // DT_FLUSH_TIMEOUT_MS, default 2s
 
+	// RootSpansPerMinute is the sampler's budget of new traces per minute
+	// and instance (DT_ROOT_SPANS_PER_MINUTE); 0, the default, samples every
+	// trace that no Dynatrace tag marks as ignored.
+	RootSpansPerMinute int
+
 	Source   string   // the dtconfig.json read, "" when none
 	Warnings []string // problems that did not stop the configuration
 
@@ -156,6 +162,8 @@ func NewDefaultConfig() Config {
 //	DT_LOGGING_DESTINATION    Logging.Destination  off    off, stdout or stderr
 //	DT_FLUSH_ON_EXIT          FlushOnExit          true   flush after every invocation
 //	DT_FLUSH_TIMEOUT_MS       FlushTimeoutMs       2000   flush budget in milliseconds
+//	DT_ROOT_SPANS_PER_MINUTE  RootSpansPerMinute   0      sampling budget of new traces per minute;
+//	                                                      0 samples all
 //	OTEL_SDK_DISABLED                              false  "true" turns tracing off
 //	OTEL_SERVICE_NAME                              -      service.name
 //	OTEL_RESOURCE_ATTRIBUTES                       -      k=v,k2=v2, values URL-decoded
@@ -234,6 +242,7 @@ const (
 	fieldTimeout
 	fieldFlushOnExit
 	fieldFlushTimeout
+	fieldRootSpans
 	numConfigFields
 )
 
@@ -259,6 +268,7 @@ func newConfigCheck() *configCheck {
 		fieldTimeout:      EnvOTLPTimeout,
 		fieldFlushOnExit:  EnvFlushOnExit,
 		fieldFlushTimeout: EnvFlushTimeout,
+		fieldRootSpans:    EnvRootSpansPerMinute,
 	}}
 }
 
@@ -412,6 +422,9 @@ func (c Config) validate(k *configCheck) {
 	if (c.FlushTimeout < 0 || c.FlushOnExit && c.FlushTimeout == 0) && !k.bad[fieldFlushTimeout] {
 		k.errorf(fieldFlushTimeout, "must be > 0, got %s", c.FlushTimeout)
 	}
+	if c.RootSpansPerMinute < 0 && !k.bad[fieldRootSpans] {
+		k.errorf(fieldRootSpans, "must be >= 0, got %d", c.RootSpansPerMinute)
+	}
 }
 
 // envLoader reads the environment and the dtconfig.json into cfg.
@@ -533,6 +546,13 @@ func (l *envLoader) loadDynatrace() {
 			c.FlushTimeout = d
 		} else {
 			k.errorf(fieldFlushTimeout, "want a positive integer of milliseconds, got %s", k.quote(v))
+		}
+	}
+	if v, ok := l.get(fieldRootSpans, EnvRootSpansPerMinute, "RootSpansPerMinute", false); ok {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			c.RootSpansPerMinute = n
+		} else {
+			k.errorf(fieldRootSpans, "want an integer >= 0, got %s", k.quote(v))
 		}
 	}
 }
@@ -694,6 +714,7 @@ var fileKeys = map[string]fileKeyKind{
 	"Logging.Destination":                   fileKeyUsed,
 	"FlushOnExit":                           fileKeyUsed,
 	"FlushTimeoutMs":                        fileKeyUsed,
+	"RootSpansPerMinute":                    fileKeyUsed,
 	"AgentActive":                           fileKeyIgnored,
 	"Connection.AuthTokenSecretsManagerArn": fileKeyIgnored,
 	"Connection.FlushConnectTimeoutMs":      fileKeyIgnored,
@@ -1032,7 +1053,8 @@ func (c Config) String() string {
 		fmt.Fprintf(&b, "%s=%s", kv.Key, kv.Value.String())
 	}
 	fmt.Fprintf(&b, "] Endpoint:%s Headers:%v Compression:%s Timeout:%s", r.Endpoint, r.Headers, r.Compression, r.Timeout)
-	fmt.Fprintf(&b, " FlushOnExit:%t FlushTimeout:%s Source:%s Warnings:%q}", r.FlushOnExit, r.FlushTimeout, r.Source, r.Warnings)
+	fmt.Fprintf(&b, " FlushOnExit:%t FlushTimeout:%s RootSpansPerMinute:%d Source:%s Warnings:%q}",
+		r.FlushOnExit, r.FlushTimeout, r.RootSpansPerMinute, r.Source, r.Warnings)
 	return b.String()
 }
 
@@ -1042,10 +1064,10 @@ func (c Config) GoString() string {
 	r := c.redacted()
 	return fmt.Sprintf("core.Config{Dynatrace:%#v, BaseURL:%#v, Token:%#v, LoggingDestination:%#v, "+
 		"Disabled:%#v, ServiceName:%#v, ResourceAttributes:%#v, Endpoint:%#v, Headers:%#v, "+
-		"Compression:%#v, Timeout:%#v, FlushOnExit:%#v, FlushTimeout:%#v, Source:%#v, Warnings:%#v}",
+		"Compression:%#v, Timeout:%#v, FlushOnExit:%#v, FlushTimeout:%#v, RootSpansPerMinute:%#v, Source:%#v, Warnings:%#v}",
 		r.Dynatrace, r.BaseURL, r.Token, r.LoggingDestination,
 		r.Disabled, r.ServiceName, r.ResourceAttributes, r.Endpoint, r.Headers,
-		r.Compression, r.Timeout, r.FlushOnExit, r.FlushTimeout, r.Source, r.Warnings)
+		r.Compression, r.Timeout, r.FlushOnExit, r.FlushTimeout, r.RootSpansPerMinute, r.Source, r.Warnings)
 }
 
 // Format implements fmt.Formatter so that no verb shows a secret: %#v is
@@ -1088,6 +1110,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("timeout", r.Timeout),
 		slog.Bool("flush_on_exit", r.FlushOnExit),
 		slog.Duration("flush_timeout", r.FlushTimeout),
+		slog.Int("root_spans_per_minute", r.RootSpansPerMinute),
 		slog.String("source", r.Source),
 		slog.Any("warnings", r.Warnings),
 	)

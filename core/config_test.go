@@ -31,7 +31,7 @@ const (
 // configKeys are the variables ConfigFromEnv reads.
 var configKeys = []string{
 	core.EnvTenant, core.EnvClusterID, core.EnvBaseURL, core.EnvAuthToken,
-	core.EnvLoggingDestination, core.EnvFlushOnExit, core.EnvFlushTimeout,
+	core.EnvLoggingDestination, core.EnvFlushOnExit, core.EnvFlushTimeout, core.EnvRootSpansPerMinute,
 	core.EnvConfigFilePath, core.EnvConfigFile, "K_SERVICE",
 	core.EnvSDKDisabled, core.EnvServiceName, core.EnvResourceAttributes,
 	core.EnvOTLPEndpoint, core.EnvOTLPTracesEndpoint,
@@ -200,6 +200,11 @@ func TestConfigFromEnv(t *testing.T) {
 			want: wantValid(func(c *core.Config) { c.FlushOnExit, c.FlushTimeout = false, 500*time.Millisecond }),
 		},
 		{
+			name: "root spans per minute",
+			give: validEnv(core.EnvRootSpansPerMinute, "1000"),
+			want: wantValid(func(c *core.Config) { c.RootSpansPerMinute = 1000 }),
+		},
+		{
 			name: "flush on exit as 0",
 			give: validEnv(core.EnvFlushOnExit, "0"),
 			want: wantValid(func(c *core.Config) { c.FlushOnExit = false }),
@@ -325,6 +330,7 @@ func TestConfigFromEnv(t *testing.T) {
 				c.Token = fileToken
 				c.LoggingDestination = "stderr"
 				c.FlushOnExit, c.FlushTimeout = false, 1500*time.Millisecond
+				c.RootSpansPerMinute = 600
 				c.Source = "./dtconfig.json"
 			}),
 		},
@@ -341,6 +347,7 @@ func TestConfigFromEnv(t *testing.T) {
 				c.Dynatrace = core.DynatraceConfig{Tenant: "override", ClusterID: -1234567}
 				c.LoggingDestination = "stderr"
 				c.FlushTimeout = 1500 * time.Millisecond
+				c.RootSpansPerMinute = 600
 				c.Source = "./dtconfig.json"
 			}),
 		},
@@ -669,6 +676,11 @@ func TestConfigFromEnvErrors(t *testing.T) {
 			name: "flush timeout with a unit",
 			give: validEnv(core.EnvFlushTimeout, "2s"),
 			want: []string{`DT_FLUSH_TIMEOUT_MS: want a positive integer of milliseconds, got "2s"`},
+		},
+		{
+			name: "root spans per minute negative",
+			give: validEnv(core.EnvRootSpansPerMinute, "-1"),
+			want: []string{`DT_ROOT_SPANS_PER_MINUTE: want an integer >= 0, got "-1"`},
 		},
 		{
 			name: "OTLP endpoint without scheme",
