@@ -46,29 +46,34 @@ const maxHTTPAttrs = 20
 
 // httpState is the scratch space of one request, pooled so that starting a
 // span allocates nothing of ours: the start options are built once per pooled
-// value and refer to its start array, which each request overwrites. The SDK
-// copies start attributes and SetAttributes arguments, so nothing here
-// outlives the request.
+// value and refer to its start array, whose method and path each request
+// sets. The SDK copies start attributes and SetAttributes arguments, so
+// nothing here outlives the request.
+//
+// A released state is not cleared: until the next request overwrites them,
+// or the pool drops the state at a garbage collection, its arrays keep the
+// attribute strings of the last request reachable (header values, the path,
+// the redacted query; the exported span holds the same strings). Clearing
+// them would cost a sampled request about 100ns, mostly write barriers while
+// the collector marks.
 type httpState struct {
-	start [3]attribute.KeyValue
+	start [3]attribute.KeyValue // faas.trigger, http.request.method, url.path
 	opts  [2]trace.SpanStartOption
 	attrs [maxHTTPAttrs]attribute.KeyValue
 }
 
 var httpStates = sync.Pool{New: func() any {
 	s := new(httpState)
+	s.start[0] = semconv.FaaSTriggerHTTP
+	s.start[1] = semconv.HTTPRequestMethodKey.String("")
+	s.start[2] = semconv.URLPath("")
 	s.opts[0] = trace.WithSpanKind(trace.SpanKindServer)
 	s.opts[1] = trace.WithAttributes(s.start[:]...)
 	return s
 }}
 
-// release returns s to the pool, dropping its references to the request
-// (the first used entries of attrs).
-func (s *httpState) release(used int) {
-	s.start = [3]attribute.KeyValue{}
-	clear(s.attrs[:min(used, len(s.attrs))])
-	httpStates.Put(s)
-}
+// release returns s to the pool; see httpState for why it is not cleared.
+func (s *httpState) release() { httpStates.Put(s) }
 
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cold := coldStart()
@@ -76,14 +81,19 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	method, original := requestMethod(r.Method)
 
 	st := httpStates.Get().(*httpState)
-	st.start[0] = semconv.FaaSTriggerHTTP
-	st.start[1] = semconv.HTTPRequestMethodKey.String(method)
-	st.start[2] = semconv.URLPath(r.URL.Path)
+	// A function is mostly called with one method and path: the state often
+	// holds them already, and a write is dearer than the comparison.
+	if st.start[1].Value.AsString() != method {
+		st.start[1] = semconv.HTTPRequestMethodKey.String(method)
+	}
+	if st.start[2].Value.AsString() != r.URL.Path {
+		st.start[2] = semconv.URLPath(r.URL.Path)
+	}
 	ctx, span := m.tracer.Start(ctx, spanMethod(method), st.opts[:]...)
 	r = r.WithContext(ctx)
 
 	if !span.IsRecording() {
-		st.release(0)
+		st.release()
 		defer func() {
 			if rec := recover(); rec != nil {
 				span.End()
@@ -106,8 +116,8 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() {
 		rec := recover()
-		used := m.finish(span, r, method, rw, body, attrs, rec)
-		st.release(used)
+		m.finish(span, r, method, rw, body, attrs, rec)
+		st.release()
 		m.cfg.flush(ctx)
 		if rec != nil {
 			panic(rec)
@@ -122,12 +132,8 @@ func (m *middleware) requestAttributes(a []attribute.KeyValue, r *http.Request, 
 	if id == "" {
 		id = span.SpanContext().SpanID().String()
 	}
-	sch := scheme(r)
-	a = append(a,
-		semconv.FaaSColdstart(cold),
-		semconv.FaaSInvocationID(id),
-		semconv.URLScheme(sch),
-	)
+	https := isHTTPS(r)
+	a = append(a, coldstartKV[b2i(cold)], semconv.FaaSInvocationID(id), schemeKV[b2i(https)])
 	if methodOriginal != "" {
 		a = append(a, semconv.HTTPRequestMethodOriginal(methodOriginal))
 	}
@@ -137,10 +143,12 @@ func (m *middleware) requestAttributes(a []attribute.KeyValue, r *http.Request, 
 		}
 	}
 	if host, port := splitHostPort(r.Host); host != "" {
+		a = append(a, semconv.ServerAddress(host))
 		if port == 0 {
-			port = defaultPort(sch)
+			a = append(a, defaultPortKV[b2i(https)])
+		} else {
+			a = append(a, semconv.ServerPort(port))
 		}
-		a = append(a, semconv.ServerAddress(host), semconv.ServerPort(port))
 	}
 	peer, peerPort := splitHostPort(r.RemoteAddr)
 	if ip := forwardedFor(r.Header); ip != "" {
@@ -157,15 +165,15 @@ func (m *middleware) requestAttributes(a []attribute.KeyValue, r *http.Request, 
 	if ua := header(r.Header, "User-Agent"); ua != "" {
 		a = append(a, semconv.UserAgentOriginal(ua))
 	}
-	if v := protocolVersion(r); v != "" {
-		a = append(a, semconv.NetworkProtocolVersion(v))
+	if i := protocolVersion(r); i >= 0 {
+		a = append(a, protocolKV[i])
 	}
 	return a
 }
 
 // finish completes a recorded span: name and route, status code, error
-// status, body sizes, then End. It returns how many attributes it set.
-func (m *middleware) finish(span trace.Span, r *http.Request, method string, rw *responseWriter, body *countingBody, a []attribute.KeyValue, rec any) int {
+// status, body sizes, then End.
+func (m *middleware) finish(span trace.Span, r *http.Request, method string, rw *responseWriter, body *countingBody, a []attribute.KeyValue, rec any) {
 	defer span.End()
 	var route string
 	if m.cfg.route != nil {
@@ -202,7 +210,6 @@ func (m *middleware) finish(span trace.Span, r *http.Request, method string, rw 
 		a = append(a, semconv.HTTPResponseBodySize(int(rw.written)))
 	}
 	span.SetAttributes(a...)
-	return len(a)
 }
 
 // spanMethod is the method as span names use it: "HTTP" for unknown ones.
@@ -244,22 +251,32 @@ func patternRoute(pattern string) string {
 	return strings.TrimSuffix(pattern[i:], "{$}")
 }
 
-func scheme(r *http.Request) string {
+// isHTTPS reports whether the request came over TLS: its own, or that of
+// Google's front end, which terminates TLS and says so in X-Forwarded-Proto.
+func isHTTPS(r *http.Request) bool {
 	if r.TLS != nil {
-		return "https"
+		return true
 	}
-	// Google's front end terminates TLS and says so here.
-	if p := header(r.Header, "X-Forwarded-Proto"); p == "https" || p == "http" {
-		return p
-	}
-	return "http"
+	return header(r.Header, "X-Forwarded-Proto") == "https"
 }
 
-func defaultPort(scheme string) int {
-	if scheme == "https" {
-		return 443
+// Attributes with few values, built once: copying one is cheaper than
+// building it.
+var (
+	coldstartKV   = [2]attribute.KeyValue{semconv.FaaSColdstart(false), semconv.FaaSColdstart(true)}
+	schemeKV      = [2]attribute.KeyValue{semconv.URLScheme("http"), semconv.URLScheme("https")}
+	defaultPortKV = [2]attribute.KeyValue{semconv.ServerPort(80), semconv.ServerPort(443)}
+	protocolKV    = [4]attribute.KeyValue{
+		semconv.NetworkProtocolVersion("1.0"), semconv.NetworkProtocolVersion("1.1"),
+		semconv.NetworkProtocolVersion("2"), semconv.NetworkProtocolVersion("3"),
 	}
-	return 80
+)
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // splitHostPort splits "host:port", "[v6]:port", "host" or "[v6]"; port is 0
@@ -314,18 +331,20 @@ func forwardedFor(h http.Header) string {
 	return strings.TrimSpace(xff)
 }
 
-func protocolVersion(r *http.Request) string {
+// protocolVersion is the index in protocolKV of the request's HTTP
+// version, or -1.
+func protocolVersion(r *http.Request) int {
 	switch {
 	case r.ProtoMajor == 1 && r.ProtoMinor == 1:
-		return "1.1"
+		return 1
 	case r.ProtoMajor == 2:
-		return "2"
+		return 2
 	case r.ProtoMajor == 1 && r.ProtoMinor == 0:
-		return "1.0"
+		return 0
 	case r.ProtoMajor == 3:
-		return "3"
+		return 3
 	}
-	return ""
+	return -1
 }
 
 // countingBody counts the request body bytes the handler reads, for
