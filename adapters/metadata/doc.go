@@ -38,8 +38,12 @@
 // [Source.Close] stops the background work.
 //
 // The requests go through a private client of cloud.google.com/go/compute/metadata
-// (its process-wide helpers are never used). Within a round that client
-// retries 5xx and 429 answers after its own short jittered back-off, inside
-// the round's deadline; a refused or reset connection ends the attempt at
-// once and is left to the next round.
+// (its process-wide helpers are never used) over a minimal HTTP/1.1
+// transport: one connection per request, closed after the answer, with no
+// pool and no goroutine of its own. Within a round that client retries 5xx
+// and 429 answers after its own short jittered back-off, inside the round's
+// deadline; a refused or reset connection ends the attempt at once and is
+// left to the next round. A refused connection means that nothing listens
+// on the metadata host, so it also ends the round: the other lookups are
+// cancelled and retried with it, and Ready is closed at once.
 package metadata

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gcftrace/gcftrace/adapters/metadata/metadatatest"
@@ -126,6 +128,42 @@ func TestOversizedContentLength(t *testing.T) {
 	_, err = newLookupSource(srv.Host()).lookup(t.Context(), lookups[4])
 	if !errors.Is(err, errTooLarge) {
 		t.Errorf("lookup = %v, want errTooLarge", err)
+	}
+}
+
+// TestTransportOneRequestPerConnection: each lookup asks the server to
+// close the connection after its answer, and the transport keeps nothing.
+func TestTransportOneRequestPerConnection(t *testing.T) {
+	var closing atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Close {
+			closing.Add(1)
+		}
+		_, _ = io.WriteString(w, metadatatest.DefaultProjectID)
+	}))
+	defer srv.Close()
+	s := newLookupSource(strings.TrimPrefix(srv.URL, "http://"))
+	for range 3 {
+		if v, err := s.lookup(t.Context(), lookups[0]); err != nil || v != metadatatest.DefaultProjectID {
+			t.Fatalf("lookup = %q, %v", v, err)
+		}
+	}
+	if n := closing.Load(); n != 3 {
+		t.Errorf("%d of 3 requests said Connection: close", n)
+	}
+}
+
+// TestTransportBoundsResponse rejects a header block that leaves no room
+// for the body within the bound of one response.
+func TestTransportBoundsResponse(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Padding", strings.Repeat("x", maxResponseBytes))
+		_, _ = io.WriteString(w, metadatatest.DefaultProjectID)
+	}))
+	defer srv.Close()
+	v, err := newLookupSource(strings.TrimPrefix(srv.URL, "http://")).lookup(t.Context(), lookups[0])
+	if err == nil {
+		t.Errorf("lookup = %q, nil; want an error for a response over %d bytes", v, maxResponseBytes)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	gcemetadata "cloud.google.com/go/compute/metadata"
@@ -91,7 +92,12 @@ func New(cfg Config, opts ...Option) *Source {
 	s.client = newClient(s.tr)
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	go s.run(ctx, todo)
+	// The first round's lookups start here rather than from run's
+	// goroutine, one scheduling hop sooner, and the round closes ready
+	// itself as soon as its outcome is known.
+	start := time.Now()
+	first := s.startRound(ctx, todo, func() { close(s.ready) })
+	go s.run(ctx, first, start)
 	return s
 }
 
@@ -128,8 +134,9 @@ func (s *Source) Known() (ports.Environment, error) {
 }
 
 // Ready returns a channel that is closed when the first round of lookups is
-// over: every lookup answered, failed, or ran out of Config.Timeout. It is
-// closed from the start when there is nothing to look up, and by Close.
+// over: every lookup answered, failed, or ran out of Config.Timeout, or the
+// server refused a connection. It is closed from the start when there is
+// nothing to look up, and by Close.
 func (s *Source) Ready() <-chan struct{} { return s.ready }
 
 // Close stops the background lookups, in flight or scheduled, and waits for
@@ -157,29 +164,16 @@ func (s *Source) missing() []int {
 	return idx
 }
 
-// run does the rounds of lookups until none is left to retry, the retries
-// are spent or ctx is cancelled.
-func (s *Source) run(ctx context.Context, todo []int) {
+// run waits for the first round, then does the retry rounds until none is
+// left to retry, the retries are spent or ctx is cancelled.
+func (s *Source) run(ctx context.Context, first *round, start time.Time) {
 	defer close(s.settled)
-	start := time.Now()
+	<-first.done
+	failed := first.failed
+	s.logger.Debug("metadata: first lookups done",
+		"elapsed", time.Since(start), "lookups", first.n, "failed", len(failed))
 	delay := s.cfg.RetryDelay
-	var failed map[string]error
-	for round := 0; ; round++ {
-		failed = s.round(ctx, todo)
-		if round == 0 {
-			close(s.ready)
-			s.logger.Debug("metadata: first lookups done",
-				"elapsed", time.Since(start), "lookups", len(todo), "failed", len(failed))
-		}
-		if len(failed) == 0 || ctx.Err() != nil || round == s.cfg.Retries {
-			break
-		}
-		todo = todo[:0]
-		for i, l := range lookups {
-			if _, ok := failed[l.path]; ok {
-				todo = append(todo, i)
-			}
-		}
+	for retry := 1; len(failed) > 0 && retry <= s.cfg.Retries && ctx.Err() == nil; retry++ {
 		t := time.NewTimer(delay/2 + rand.N(delay/2+1))
 		select {
 		case <-t.C:
@@ -190,6 +184,15 @@ func (s *Source) run(ctx context.Context, todo []int) {
 			break
 		}
 		delay *= 2
+		var todo []int
+		for i, l := range lookups {
+			if _, ok := failed[l.path]; ok {
+				todo = append(todo, i)
+			}
+		}
+		r := s.startRound(ctx, todo, nil)
+		<-r.done
+		failed = r.failed
 	}
 	if len(failed) > 0 && ctx.Err() == nil {
 		attrs := []any{"elapsed", time.Since(start)}
@@ -198,27 +201,38 @@ func (s *Source) run(ctx context.Context, todo []int) {
 		}
 		s.logger.Warn("metadata: lookups given up", attrs...)
 	}
-	// Close before the first round ended: Ready must not block forever.
-	select {
-	case <-s.ready:
-	default:
-		close(s.ready)
-	}
 }
 
-// round runs the lookups todo in parallel under one deadline and returns
-// those that failed and may succeed later, by path.
-func (s *Source) round(ctx context.Context, todo []int) map[string]error {
+// A round is one set of lookups in flight in parallel under one deadline.
+type round struct {
+	n      int                // lookups started
+	cancel context.CancelFunc // ends the round's deadline
+	over   func()             // called once when the round's outcome is known; may be nil
+	once   sync.Once          // guards over
+	left   atomic.Int32       // lookups still running
+	done   chan struct{}      // closed when every lookup has returned
+	mu     sync.Mutex
+	failed map[string]error // by path: failures that may pass later; read after done
+}
+
+// startRound starts the lookups todo, each in a goroutine of its own, under
+// one deadline of Config.Timeout. over, when set, is called once, from the
+// goroutine that knows the round's outcome first, so that the first round's
+// waiters wake without another hop through a scheduler queue: the last
+// lookup to return, or the first one refused a connection (nothing listens
+// on the host, so every other lookup of the round would be refused as well;
+// they are cancelled and retried with the failed ones).
+func (s *Source) startRound(ctx context.Context, todo []int, over func()) *round {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		failed = make(map[string]error)
-	)
+	r := &round{n: len(todo), cancel: cancel, over: over, done: make(chan struct{}), failed: make(map[string]error)}
+	r.left.Store(int32(len(todo)))
+	if len(todo) == 0 {
+		r.finish()
+		return r
+	}
 	for _, i := range todo {
 		l := lookups[i]
-		wg.Go(func() {
+		go func() {
 			v, err := s.lookup(ctx, l)
 			switch {
 			case err == nil:
@@ -226,14 +240,34 @@ func (s *Source) round(ctx context.Context, todo []int) map[string]error {
 			case isNotDefined(err):
 				s.logger.Debug("metadata: not defined", "path", l.path)
 			default:
-				mu.Lock()
-				failed[l.path] = err
-				mu.Unlock()
+				r.mu.Lock()
+				r.failed[l.path] = err
+				r.mu.Unlock()
+				if errors.Is(err, syscall.ECONNREFUSED) {
+					r.cancel()
+					r.settle()
+				}
 			}
-		})
+			if r.left.Add(-1) == 0 {
+				r.finish()
+			}
+		}()
 	}
-	wg.Wait()
-	return failed
+	return r
+}
+
+// settle calls over the first time the round's outcome is known.
+func (r *round) settle() {
+	if r.over != nil {
+		r.once.Do(r.over)
+	}
+}
+
+// finish ends the round once every lookup has returned.
+func (r *round) finish() {
+	r.cancel()
+	r.settle()
+	close(r.done)
 }
 
 // lookup asks for one path and validates the answer.

@@ -239,6 +239,37 @@ func TestParallel(t *testing.T) {
 	}
 }
 
+// TestRefusedEndsFirstRound: a refused connection means that nothing
+// listens on the metadata host, so the first round ends there: Ready does
+// not wait for the other lookups or the round's deadline, and those are
+// cancelled.
+func TestRefusedEndsFirstRound(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	_ = ln.Close()
+	var dials atomic.Int64
+	dial := metadata.WithDialer(func(ctx context.Context, network, _ string) (net.Conn, error) {
+		if dials.Add(1) == 1 {
+			var d net.Dialer
+			return d.DialContext(ctx, network, closed) // refused
+		}
+		<-ctx.Done() // the others would hang until the round's deadline
+		return nil, ctx.Err()
+	})
+	s := newSource(t, metadata.Config{Timeout: time.Hour, Retries: -1}, gen2(closed), dial)
+	wait(t, s.Ready(), 10*time.Second, "Ready after a refused connection")
+	wait(t, metadata.Settled(s), 10*time.Second, "the other lookups cancelled")
+	if env, err := s.Known(); err != nil || env != fromEnv {
+		t.Errorf("Known() = %+v, %v; want what the environment says", env, err)
+	}
+	if n := dials.Load(); n > int64(len(paths)) {
+		t.Errorf("%d dials, want at most one per lookup: none is retried within the round", n)
+	}
+}
+
 // TestRetryFillsGap: a first round that fails leaves gaps that a background
 // round fills.
 func TestRetryFillsGap(t *testing.T) {
