@@ -27,10 +27,11 @@ import (
 // traces nothing and none of its methods panic, so a function whose
 // configuration is missing still runs.
 type Tracing struct {
-	tp          *sdktrace.TracerProvider
-	prop        propagation.TextMapPropagator
-	processor   *core.Processor
-	flushOnExit bool
+	tp           *sdktrace.TracerProvider
+	prop         propagation.TextMapPropagator
+	processor    *core.Processor
+	flushOnExit  bool
+	flushTimeout time.Duration
 
 	stopCompletion context.CancelFunc
 	completionDone chan struct{}
@@ -175,7 +176,7 @@ func build(cfg core.Config, src ports.EnvironmentSource, exp sdktrace.SpanExport
 		sdktrace.WithSampler(newSampler(cfg)),
 		sdktrace.WithSpanProcessor(proc),
 	)
-	t := &Tracing{tp: tp, prop: newPropagator(cfg), processor: proc, flushOnExit: cfg.FlushOnExit}
+	t := &Tracing{tp: tp, prop: newPropagator(cfg), processor: proc, flushOnExit: cfg.FlushOnExit, flushTimeout: cfg.FlushTimeout}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.stopCompletion, t.completionDone = cancel, make(chan struct{})
 	go t.completeResource(ctx, cfg, src, logger)
@@ -282,9 +283,9 @@ func newExporter(cfg core.Config, logger *slog.Logger) (*export.Exporter, error)
 
 // newSampler follows Dynatrace's rules: a remote parent's Dynatrace tag
 // decides, other remote parents (Cloud Run's unsampled traceparent) and
-// roots are sampled.
+// roots are sampled, within DT_ROOT_SPANS_PER_MINUTE when it is set.
 func newSampler(cfg core.Config) sdktrace.Sampler {
-	return core.NewSampler(core.WithDynatrace(cfg.Dynatrace))
+	return core.NewSampler(core.WithDynatrace(cfg.Dynatrace), core.WithRootSpansPerMinute(cfg.RootSpansPerMinute))
 }
 
 // newPropagator is W3C TraceContext plus Dynatrace's fw4 context when tenant
@@ -346,7 +347,7 @@ func (t *Tracing) HandlerOptions() []handler.Option {
 	}
 	opts := []handler.Option{handler.WithTracerProvider(t.tp), handler.WithPropagator(t.prop)}
 	if t.flushOnExit {
-		opts = append(opts, handler.WithFlusher(t.processor))
+		opts = append(opts, handler.WithFlusher(t.processor), handler.WithFlushTimeout(t.flushTimeout))
 	}
 	return opts
 }

@@ -288,3 +288,34 @@ func TestNewWiresDynatraceContext(t *testing.T) {
 		t.Errorf("outgoing x-dynatrace %q", xd)
 	}
 }
+
+// slowExporter takes delay to export.
+type slowExporter struct {
+	keepExporter
+	delay time.Duration
+}
+
+func (s slowExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	select {
+	case <-time.After(s.delay):
+		return s.keepExporter.ExportSpans(ctx, spans)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func TestFlushTimeoutAboveTheHandlersDefaultIsHonoured(t *testing.T) {
+	cfg := localConfig("http://127.0.0.1:4318/v1/traces")
+	cfg.FlushTimeout = handler.DefaultFlushTimeout + 2*time.Second
+	exp := slowExporter{keepExporter: newKeepExporter(), delay: handler.DefaultFlushTimeout + 200*time.Millisecond}
+	tr, err := wiring.New(t.Context(), wiring.WithConfig(cfg), wiring.WithEnvironmentSource(env), wiring.WithExporter(exp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if n := len(exp.GetSpans()); n != 1 {
+		t.Fatalf("%d spans exported by the end of the invocation, want 1: DT_FLUSH_TIMEOUT_MS did not reach the handler", n)
+	}
+}
