@@ -8,7 +8,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME  ?= 5s
 BENCHTIME ?= 1s
 
-.PHONY: all run test lint fmt fmt-check vet staticcheck tidy-check unit fuzz-short fuzz bench cover tidy examples ci
+.PHONY: all run test lint fmt fmt-check vet staticcheck tidy-check unit fuzz-short fuzz bench cover tidy examples ci soak
 
 all: fmt lint test
 
@@ -65,6 +65,12 @@ fuzz:
 ## bench: side-by-side benchmarks against the anchors, printed as ratios.
 bench:
 	cd bench && $(GO) run ./cmd/report -benchtime=$(BENCHTIME) $(BENCHFLAGS)
+
+## soak: the full fault soak (about 2.5 minutes): a traced function under
+## load while the OTLP endpoint and the metadata server misbehave; prints the
+## report and fails when a check does. The short version runs in make test.
+soak:
+	cd interop && $(GO) run ./cmd/soak $(ARGS)
 
 cover:
 	$(GO) test -coverprofile=coverage.out ./...
