@@ -97,9 +97,9 @@ func newTracing(tb testing.TB, endpoint string, gz bool) *wiring.Tracing {
 
 // invocationScenarios serve one request with flush on exit, gzip on and off:
 // the anchor and ours, and the floor, which serves the untraced function and
-// then POSTs the request body ours sent (captured once at setup) over a
-// plain keep-alive client to the same Receiver. "req/op" counts export
-// requests per invocation.
+// then POSTs the request ours sent (body and headers, captured once at
+// setup) over a plain keep-alive client to the same Receiver. "req/op"
+// counts export requests per invocation.
 func invocationScenarios() []Scenario {
 	var out []Scenario
 	for _, gz := range []bool{true, false} {
@@ -162,8 +162,10 @@ func capture(tb testing.TB, rc *Receiver, gz bool) ([]byte, http.Header) {
 	return body, hdr
 }
 
-// newPoster returns a func that POSTs body with hdr's content headers to url
-// and reads the answer: the physical floor of one export.
+// newPoster returns a func that POSTs body with hdr's headers to url and
+// reads the answer: the physical floor of one export, the same request
+// (body, content headers, Authorization, User-Agent) over a plain keep-alive
+// client. Content-Length and Accept-Encoding are the transport's to set.
 func newPoster(tb testing.TB, url string, body []byte, hdr http.Header) func() error {
 	tr := &http.Transport{MaxIdleConnsPerHost: 4}
 	tb.Cleanup(tr.CloseIdleConnections)
@@ -175,9 +177,12 @@ func newPoster(tb testing.TB, url string, body []byte, hdr http.Header) func() e
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Content-Type", "application/x-protobuf")
-		if ce := hdr.Get("Content-Encoding"); ce != "" {
-			req.Header.Set("Content-Encoding", ce)
+		for k, v := range hdr {
+			switch k {
+			case "Content-Length", "Accept-Encoding":
+			default:
+				req.Header[k] = v
+			}
 		}
 		resp, err := client.Do(req)
 		if err != nil {

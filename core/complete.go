@@ -28,6 +28,11 @@ type completion struct {
 	once  sync.Once
 	ready chan struct{}
 	first atomic.Bool // the first export has run its wait
+
+	// prepare's buffers, reused from one export to the next (exports run
+	// one at a time); see done.
+	wrapped []exportSpan
+	out     []sdktrace.ReadOnlySpan
 }
 
 type completed struct {
@@ -110,8 +115,9 @@ func (c *completion) prepare(batch []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlyS
 		}
 		cur = &completed{}
 	}
-	wrapped := make([]exportSpan, len(batch))
-	out := make([]sdktrace.ReadOnlySpan, len(batch))
+	wrapped := grow(c.wrapped, len(batch))
+	out := grow(c.out, len(batch))
+	c.wrapped, c.out = wrapped, out
 	for i, s := range batch {
 		res := cur.res
 		if res == nil {
@@ -124,6 +130,29 @@ func (c *completion) prepare(batch []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlyS
 		out[i] = &wrapped[i]
 	}
 	return out
+}
+
+// done ends the export of what prepare returned. The buffers are kept for
+// the next export only when it succeeded: a failed export's error may list
+// the wrapped spans.
+func (c *completion) done(err error) {
+	if err != nil || cap(c.out) > maxReusedBatch {
+		c.wrapped, c.out = nil, nil
+		return
+	}
+	clear(c.wrapped)
+	clear(c.out)
+}
+
+// maxReusedBatch bounds the batch buffers prepare keeps.
+const maxReusedBatch = 4 * DefaultMaxPending
+
+// grow returns s with length n, reusing its array when it is large enough.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 func identityOf(res *resource.Resource) []attribute.KeyValue {

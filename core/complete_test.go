@@ -2,6 +2,9 @@ package core_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -141,5 +144,48 @@ func TestProcessorWithoutIdentityLeavesSpanAttributes(t *testing.T) {
 	_ = p.ForceFlush(t.Context())
 	if _, ok := spanValue(exp.GetSpans()[0], "cloud.region"); ok {
 		t.Error("identity keys copied onto spans without WithSpanIdentity")
+	}
+}
+
+// TestProcessorReusesNothingAFailedExportReported flushes with a completed
+// resource, so that spans are wrapped for export: a failed export's error
+// still lists its own spans after later flushes, and every later flush
+// exports its own spans once.
+func TestProcessorReusesNothingAFailedExportReported(t *testing.T) {
+	exp := &partialExporter{}
+	p := core.NewProcessor(exp, core.WithResourceCompletion(time.Millisecond))
+	p.SetResource(core.NewResource(completeEnv, core.NewDefaultConfig()))
+	tp := newProvider(p)
+	endSpans(tp, 3)
+	err := p.ForceFlush(t.Context())
+	var failed ports.UndeliveredError
+	if !errors.As(err, &failed) {
+		t.Fatalf("ForceFlush = %v, want the partial failure", err)
+	}
+	names := func(spans []sdktrace.ReadOnlySpan) []string {
+		var out []string
+		for _, s := range spans {
+			out = append(out, s.Name())
+		}
+		return out
+	}
+	want := names(failed.Undelivered())
+	for round := range 3 {
+		tr := tp.Tracer("test")
+		_, s := tr.Start(context.Background(), fmt.Sprintf("round-%d", round))
+		s.End()
+		if err := p.ForceFlush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := names(failed.Undelivered()); !slices.Equal(got, want) {
+		t.Errorf("the failed export's spans became %v, want %v", got, want)
+	}
+	var got []string
+	for _, s := range exp.GetSpans() {
+		got = append(got, s.Name)
+	}
+	if want := []string{"span-0", "span-1", "span-2", "round-0", "round-1", "round-2"}; !slices.Equal(got, want) {
+		t.Errorf("exported %v, want %v", got, want)
 	}
 }

@@ -51,8 +51,14 @@ type Processor struct {
 
 	mu       sync.Mutex
 	pending  []sdktrace.ReadOnlySpan
+	spare    []sdktrace.ReadOnlySpan // the last batch's buffer, empty, for the next pending
 	inflight *flight
+	idle     *flight // a finished flight no waiter saw, for reuse
 	shutdown bool
+
+	// busy is set while spans are pending or an export runs, so that
+	// ForceFlush returns at once, without a lock, when there is nothing to do.
+	busy atomic.Bool
 
 	wake chan struct{} // background mode: buffer half full
 	stop chan struct{}
@@ -67,10 +73,21 @@ type Processor struct {
 	dropped                                      [4]atomic.Uint64
 }
 
-// flight is one export in progress; waiters block on done.
+// flight is one export in progress; waiters block on done, which the
+// first of them makes (see wait).
 type flight struct {
-	done chan struct{}
-	err  error
+	done   chan struct{}
+	err    error
+	shared bool // a waiter holds it: it must not be reused
+}
+
+// wait returns the channel closed when f completes. Called with p.mu held.
+func (f *flight) wait() <-chan struct{} {
+	if f.done == nil {
+		f.done = make(chan struct{})
+	}
+	f.shared = true
+	return f.done
 }
 
 var _ sdktrace.SpanProcessor = (*Processor)(nil)
@@ -183,6 +200,9 @@ func (p *Processor) OnEnd(s sdktrace.ReadOnlySpan) {
 	}
 	p.pending = append(p.pending, s)
 	half := len(p.pending) >= p.cfg.maxPending/2
+	if !p.busy.Load() {
+		p.busy.Store(true)
+	}
 	p.mu.Unlock()
 	if half && p.wake != nil {
 		select {
@@ -198,6 +218,9 @@ func (p *Processor) OnEnd(s sdktrace.ReadOnlySpan) {
 // timeout). Cancelling ctx without a deadline, as a client hanging up does,
 // does not cut the flush short. With nothing pending it returns at once.
 func (p *Processor) ForceFlush(ctx context.Context) error {
+	if !p.busy.Load() {
+		return nil
+	}
 	ctx, cancel := p.budget(ctx)
 	defer cancel()
 	return p.flush(ctx)
@@ -224,13 +247,14 @@ func (p *Processor) flush(ctx context.Context) error {
 			// The running export covers this flush only when nothing ended
 			// since it started; either way, wait for it first.
 			covered := len(p.pending) == 0
+			done := f.wait()
 			p.mu.Unlock()
 			if !waited {
 				p.coalesced.Add(1)
 				waited = true
 			}
 			select {
-			case <-f.done:
+			case <-done:
 				if covered {
 					return f.err
 				}
@@ -240,18 +264,34 @@ func (p *Processor) flush(ctx context.Context) error {
 			}
 		}
 		batch := p.pending
-		p.pending = nil
-		f := &flight{done: make(chan struct{})}
+		p.pending, p.spare = p.spare, nil
+		f := p.idle
+		if f == nil {
+			f = &flight{}
+		}
+		p.idle = nil
 		p.inflight = f
 		p.mu.Unlock()
 
-		f.err = p.export(ctx, batch)
+		err := p.export(ctx, batch)
+		clear(batch)
 
 		p.mu.Lock()
 		p.inflight = nil
+		f.err = err
+		if f.done != nil {
+			close(f.done)
+		}
+		if !f.shared {
+			*f = flight{}
+			p.idle = f
+		}
+		if p.spare == nil && cap(batch) <= p.cfg.maxPending {
+			p.spare = batch[:0]
+		}
+		p.busy.Store(len(p.pending) > 0)
 		p.mu.Unlock()
-		close(f.done)
-		return f.err
+		return err
 	}
 }
 
@@ -265,6 +305,7 @@ func (p *Processor) export(ctx context.Context, batch []sdktrace.ReadOnlySpan) e
 	p.exports.Add(1)
 	p.comp.awaitResource(ctx)
 	err := p.exp.ExportSpans(ctx, p.comp.prepare(batch))
+	p.comp.done(err)
 	var undelivered ports.UndeliveredError
 	switch {
 	case err == nil:
@@ -295,6 +336,9 @@ func (p *Processor) requeue(batch []sdktrace.ReadOnlySpan) {
 		merged = merged[over:]
 	}
 	p.pending = merged
+	if len(merged) > 0 {
+		p.busy.Store(true)
+	}
 }
 
 // dropExpired removes, in place, the spans Dynatrace would refuse because
@@ -354,6 +398,7 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 		p.shutdown = true
 		left := len(p.pending)
 		p.pending = nil
+		p.busy.Store(false)
 		p.mu.Unlock()
 		p.drop(DropShutdown, left)
 		p.shutdownErr = errors.Join(err, p.exp.Shutdown(ctx))

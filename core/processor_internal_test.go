@@ -40,6 +40,7 @@ func TestProcessorDoesNotSendExpiredSpans(t *testing.T) {
 		tracetest.SpanStub{Name: "old", EndTime: now.Add(-2 * MaxSpanAge)}.Snapshot(),
 		tracetest.SpanStub{Name: "fresh", EndTime: now}.Snapshot(),
 	}
+	p.busy.Store(true) // as OnEnd does
 	if err := p.ForceFlush(t.Context()); err != nil {
 		t.Fatal(err)
 	}

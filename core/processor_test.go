@@ -280,3 +280,82 @@ func TestProcessorRequeuesOnlyUndeliveredSpans(t *testing.T) {
 		t.Fatalf("exported %d spans, want 3 with none sent twice", got)
 	}
 }
+
+// TestProcessorFlushOutlivesAnEarlierWaiter has two flushes wait for a
+// hanging export that does not cover their span: the one with the short
+// budget gives up, the other exports the span once the running export
+// completes.
+func TestProcessorFlushOutlivesAnEarlierWaiter(t *testing.T) {
+	exp := &gateExporter{release: make(chan struct{})}
+	p := core.NewProcessor(exp)
+	tp := newProvider(p)
+	endSpans(tp, 1)
+	first := make(chan error, 1)
+	go func() { first <- p.ForceFlush(t.Context()) }()
+	for exp.calls.Load() == 0 { // the first export hangs
+		time.Sleep(time.Millisecond)
+	}
+
+	endSpans(tp, 1) // not in the running export
+	short, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	early := make(chan error, 1)
+	go func() { early <- p.ForceFlush(short) }()
+	time.Sleep(10 * time.Millisecond) // it waits for the first export
+	late := make(chan error, 1)
+	go func() { late <- p.ForceFlush(t.Context()) }()
+
+	if err := <-early; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("short flush = %v, want DeadlineExceeded", err)
+	}
+	close(exp.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-late; err != nil {
+		t.Fatalf("long flush = %v, want its span exported", err)
+	}
+	if got := len(exp.GetSpans()); got != 2 {
+		t.Fatalf("exported %d spans, want 2, each once", got)
+	}
+	if calls := exp.calls.Load(); calls != 2 {
+		t.Errorf("%d exports, want 2", calls)
+	}
+	if st := p.Stats(); st.Pending != 0 {
+		t.Errorf("stats = %+v, want nothing pending", st)
+	}
+}
+
+// TestProcessorConcurrentFlushesShareTheNextExport ends a span per flush
+// while an export hangs: the flushes it does not cover share one next
+// export, which carries all their spans.
+func TestProcessorConcurrentFlushesShareTheNextExport(t *testing.T) {
+	exp := &gateExporter{release: make(chan struct{})}
+	p := core.NewProcessor(exp)
+	tp := newProvider(p)
+	endSpans(tp, 1)
+	first := make(chan error, 1)
+	go func() { first <- p.ForceFlush(t.Context()) }()
+	for exp.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	const n = 20
+	errs := make(chan error, n)
+	for range n {
+		endSpans(tp, 1)
+		go func() { errs <- p.ForceFlush(t.Context()) }()
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(exp.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls, spans := exp.calls.Load(), len(exp.GetSpans()); calls != 2 || spans != n+1 {
+		t.Errorf("%d exports of %d spans, want 2 exports of %d", calls, spans, n+1)
+	}
+}

@@ -19,6 +19,13 @@ const (
 	DefaultCompressionLevel = 1 // gzip.BestSpeed
 	DefaultTimeout          = 10 * time.Second
 
+	// DefaultCompressionMinBytes is the smallest request body that is
+	// compressed. A body below it takes one or two TCP segments either way,
+	// which leave together, so gzip would save no round trip and cost more
+	// CPU than the whole rest of the export: a single invocation's span
+	// (about 1.4 KB) is sent as is, a batch of a few spans is compressed.
+	DefaultCompressionMinBytes = 2048
+
 	// DefaultMaxRequestBytes is Dynatrace's OTLP trace request limit of 8 MB,
 	// read as decimal megabytes so that it holds whichever way the limit is
 	// counted. It bounds each request body before and after compression.
@@ -62,6 +69,13 @@ type Config struct {
 	// 0 means DefaultCompressionLevel.
 	CompressionLevel int
 
+	// CompressionMinBytes is the size from which a request body is
+	// compressed when Compression is gzip; smaller bodies are sent
+	// uncompressed, without Content-Encoding (every OTLP receiver,
+	// Dynatrace included, accepts both). 0 means DefaultCompressionMinBytes;
+	// 1 compresses every body.
+	CompressionMinBytes int
+
 	// Timeout bounds one ExportSpans call, retries included (default 10s).
 	// The caller's context deadline, when sooner, wins.
 	Timeout time.Duration
@@ -83,10 +97,11 @@ type Config struct {
 // and Token are left to the caller.
 func NewDefaultConfig() Config {
 	return Config{
-		Compression:      DefaultCompression,
-		CompressionLevel: DefaultCompressionLevel,
-		Timeout:          DefaultTimeout,
-		MaxRequestBytes:  DefaultMaxRequestBytes,
+		Compression:         DefaultCompression,
+		CompressionLevel:    DefaultCompressionLevel,
+		CompressionMinBytes: DefaultCompressionMinBytes,
+		Timeout:             DefaultTimeout,
+		MaxRequestBytes:     DefaultMaxRequestBytes,
 	}
 }
 
@@ -97,6 +112,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CompressionLevel == 0 {
 		c.CompressionLevel = DefaultCompressionLevel
+	}
+	if c.CompressionMinBytes == 0 {
+		c.CompressionMinBytes = DefaultCompressionMinBytes
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
@@ -143,6 +161,10 @@ func (c Config) Validate() error {
 	}
 	if c.CompressionLevel != 0 && (c.CompressionLevel < gzip.BestSpeed || c.CompressionLevel > gzip.BestCompression) {
 		errs = append(errs, fmt.Errorf("compression level: must be 1 to 9 (0 = default), got %d", c.CompressionLevel))
+	}
+	if c.CompressionMinBytes < 0 {
+		errs = append(errs, fmt.Errorf("compression min bytes: must be >= 0 (0 = default %d, 1 = compress every body), got %d",
+			DefaultCompressionMinBytes, c.CompressionMinBytes))
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout: must be > 0 (0 = default %s), got %s", DefaultTimeout, c.Timeout))
@@ -263,8 +285,8 @@ func (c Config) String() string {
 		}
 		b.WriteString("}")
 	}
-	fmt.Fprintf(&b, ", Compression: %s, CompressionLevel: %d, Timeout: %s, MaxRequestBytes: %d, Insecure: %t}",
-		c.Compression, c.CompressionLevel, c.Timeout, c.MaxRequestBytes, c.Insecure)
+	fmt.Fprintf(&b, ", Compression: %s, CompressionLevel: %d, CompressionMinBytes: %d, Timeout: %s, MaxRequestBytes: %d, Insecure: %t}",
+		c.Compression, c.CompressionLevel, c.CompressionMinBytes, c.Timeout, c.MaxRequestBytes, c.Insecure)
 	return b.String()
 }
 
@@ -284,6 +306,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("headers", sortedKeys(c.Headers)),
 		slog.String("compression", c.Compression),
 		slog.Int("compression_level", c.CompressionLevel),
+		slog.Int("compression_min_bytes", c.CompressionMinBytes),
 		slog.Duration("timeout", c.Timeout),
 		slog.Int("max_request_bytes", c.MaxRequestBytes),
 		slog.Bool("insecure", c.Insecure),

@@ -7,20 +7,24 @@
 // [Config.Token] is set. The token needs the scope openTelemetryTrace.ingest.
 //
 // Spans are encoded straight into reused buffers, grouped by resource and
-// instrumentation scope, without intermediate protobuf structs. Every
-// request body stays within [Config.MaxRequestBytes] (Dynatrace accepts 8
-// MB) before and after compression: larger batches are split, a 413 answer
-// splits the batch in two, and a span too large to be sent alone is dropped
-// and counted.
+// instrumentation scope, without intermediate protobuf structs;
+// [AppendRequest] gives the same encoding to programs that ship OTLP bytes
+// by other means. Every request body stays within [Config.MaxRequestBytes]
+// (Dynatrace accepts 8 MB) before and after compression: larger batches are
+// split, a 413 answer splits the batch in two, and a span too large to be
+// sent alone is dropped and counted.
 //
 // # Defaults
 //
 // [NewDefaultConfig], and zero fields of any Config: gzip at level 1
 // ([DefaultCompressionLevel]: the fastest; span payloads come out about 15%
-// larger than at level 6, for a fraction of the CPU), a 10s budget per export
-// ([DefaultTimeout]), requests of at most 8,000,000 bytes
-// ([DefaultMaxRequestBytes]). The default HTTP client keeps up to 4 idle
-// connections per host for 90s and attempts HTTP/2.
+// larger than at level 6, for a fraction of the CPU) for bodies of 2048
+// bytes and more ([DefaultCompressionMinBytes]; a smaller body, such as the
+// single span of one invocation, goes out uncompressed: it takes one or two
+// TCP segments either way, and gzip would cost more CPU than the rest of
+// the export), a 10s budget per export ([DefaultTimeout]), requests of at
+// most 8,000,000 bytes ([DefaultMaxRequestBytes]). The default HTTP client
+// keeps up to 4 idle connections per host for 90s and attempts HTTP/2.
 //
 // # Retries
 //

@@ -37,6 +37,22 @@ func BenchmarkEncode(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendRequest is the public entry point for encoding alone,
+// into a reused buffer.
+func BenchmarkAppendRequest(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("spans=%d", n), func(b *testing.B) {
+			spans := sdkSpans(n)
+			var buf []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = AppendRequest(buf[:0], spans)
+			}
+			perSpan(b, n)
+		})
+	}
+}
+
 // BenchmarkEncodeGzip adds compression at the default level.
 func BenchmarkEncodeGzip(b *testing.B) {
 	for _, n := range benchSizes {

@@ -47,6 +47,7 @@ type chunk struct{ lo, hi int }
 type encoder struct {
 	maxBytes int
 	level    int
+	avgSpan  int // bytes of a span record, as last seen by appendRequest
 
 	resources []resEntry
 	scopes    []scopeEntry
@@ -116,6 +117,36 @@ func (enc *encoder) scopeIndex(sc instrumentation.Scope) int {
 // encode encodes spans, grouped by resource (in order of first appearance)
 // and then by scope, and sets aside the spans too large to be sent alone.
 func (enc *encoder) encode(spans []sdktrace.ReadOnlySpan) {
+	kept := enc.group(spans)
+
+	// Encode in that order, dropping spans that cannot fit alone.
+	enc.recs = enc.recs[:0]
+	enc.ends = enc.ends[:0]
+	k := 0
+	for i := range kept {
+		s, gi := enc.order[i], enc.orderG[i]
+		start := len(enc.recs)
+		enc.recs = appendSpan(enc.recs, s)
+		if size := enc.requestSize(gi, len(enc.recs)-start); size > enc.maxBytes {
+			enc.recs = enc.recs[:start]
+			enc.tooLarge = append(enc.tooLarge, s)
+			if enc.tooLargeSize == 0 {
+				enc.tooLargeSize = size
+			}
+			continue
+		}
+		enc.order[k], enc.orderG[k] = s, gi
+		enc.ends = append(enc.ends, len(enc.recs))
+		k++
+	}
+	clear(enc.order[k:])
+	enc.order, enc.orderG = enc.order[:k], enc.orderG[:k]
+}
+
+// group puts the spans but nil ones into enc.order, grouped by resource (in
+// order of first appearance) and then by scope, with their group in
+// enc.orderG, and returns their number.
+func (enc *encoder) group(spans []sdktrace.ReadOnlySpan) int {
 	if len(enc.resources) > maxCached {
 		enc.resources = enc.resources[:0]
 	}
@@ -201,29 +232,170 @@ func (enc *encoder) encode(spans []sdktrace.ReadOnlySpan) {
 		enc.orderG[next[gi]] = gi
 		next[gi]++
 	}
+	return kept
+}
 
-	// Encode in that order, dropping spans that cannot fit alone.
-	enc.recs = enc.recs[:0]
-	enc.ends = enc.ends[:0]
-	k := 0
-	for i := range kept {
-		s, gi := enc.order[i], enc.orderG[i]
-		start := len(enc.recs)
-		enc.recs = appendSpan(enc.recs, s)
-		if size := enc.requestSize(gi, len(enc.recs)-start); size > enc.maxBytes {
-			enc.recs = enc.recs[:start]
-			enc.tooLarge = append(enc.tooLarge, s)
-			if enc.tooLargeSize == 0 {
-				enc.tooLargeSize = size
-			}
+// appendRequest appends the whole request for spans to b, without a size
+// limit: AppendRequest's path.
+func (enc *encoder) appendRequest(b []byte, spans []sdktrace.ReadOnlySpan) []byte {
+	if out, ok := enc.appendInOrder(b, spans); ok {
+		return out
+	}
+	return enc.appendGrouped(b, spans)
+}
+
+// appendInOrder is appendRequest in one pass over spans whose groups are
+// already contiguous, as they usually are: all spans of one resource and
+// scope. It reports false, with nothing appended, when a resource or a
+// group comes back after another.
+func (enc *encoder) appendInOrder(b []byte, spans []sdktrace.ReadOnlySpan) ([]byte, bool) {
+	if len(enc.resources) > maxCached {
+		enc.resources = enc.resources[:0]
+	}
+	if len(enc.scopes) > maxCached {
+		enc.scopes = enc.scopes[:0]
+	}
+	enc.groups = enc.groups[:0] // the groups seen, in order
+	var (
+		start           = len(b)
+		avg             = max(enc.avgSpan, 64)
+		lastRes         *resource.Resource
+		lastScope       instrumentation.Scope
+		res, scope      = -1, -1 // of the open runs
+		rsAt, rsW       int
+		ssAt, ssW, recs int
+		total, n        int // record bytes and spans written
+	)
+	closeScope := func() {
+		total += len(b) - recs
+		b = append(b, enc.scopes[scope].url...)
+		b = fixLen(b, ssAt, ssW)
+	}
+	closeResource := func() {
+		b = append(b, enc.resources[res].url...)
+		b = fixLen(b, rsAt, rsW)
+	}
+	for i, s := range spans {
+		if s == nil {
 			continue
 		}
-		enc.order[k], enc.orderG[k] = s, gi
-		enc.ends = append(enc.ends, len(enc.recs))
-		k++
+		r, sc := s.Resource(), s.InstrumentationScope()
+		if res < 0 || r != lastRes || sc != lastScope {
+			ri, si := enc.resourceIndex(r), enc.scopeIndex(sc)
+			lastRes, lastScope = r, sc
+			if ri != res || si != scope {
+				for _, g := range enc.groups {
+					if g.res == ri && (g.scope == si || ri != res) {
+						return b[:start], false // back to an earlier group or resource
+					}
+				}
+				enc.groups = append(enc.groups, group{res: ri, scope: si})
+				if scope >= 0 {
+					closeScope()
+				}
+				if ri != res {
+					if res >= 0 {
+						closeResource()
+					}
+					res = ri
+					rf := &enc.resources[res]
+					b = append(b, tagRequestResourceSpans)
+					b, rsAt, rsW = reserveLen(b, len(rf.field)+len(rf.url)+(len(spans)-i)*(avg+3)+64)
+					b = append(b, rf.field...)
+				}
+				scope = si
+				sf := &enc.scopes[scope]
+				b = append(b, tagRSScopeSpans)
+				b, ssAt, ssW = reserveLen(b, len(sf.field)+len(sf.url)+(len(spans)-i)*(avg+3))
+				b = append(b, sf.field...)
+				recs = len(b)
+			}
+		}
+		b = appendSpan(b, s)
+		n++
 	}
-	clear(enc.order[k:])
-	enc.order, enc.orderG = enc.order[:k], enc.orderG[:k]
+	if res >= 0 {
+		closeScope()
+		closeResource()
+		enc.avgSpan = total / n
+	}
+	return b, true
+}
+
+// appendGrouped is appendRequest for spans in any order: they are grouped
+// first.
+//
+// Both paths write the span records straight into b: each length prefix is
+// written at the width its estimate needs and fixed afterwards (moving the
+// content only when the estimate was off by a varint byte), so that no
+// record is copied.
+func (enc *encoder) appendGrouped(b []byte, spans []sdktrace.ReadOnlySpan) []byte {
+	kept := enc.group(spans)
+	avg := max(enc.avgSpan, 64)
+	for i := 0; i < kept; {
+		res := enc.groups[enc.orderG[i]].res
+		r := &enc.resources[res]
+		n := 0 // spans of this resource
+		for j := i; j < kept && enc.groups[enc.orderG[j]].res == res; j++ {
+			n++
+		}
+		var rsAt, rsW int
+		b = append(b, tagRequestResourceSpans)
+		b, rsAt, rsW = reserveLen(b, len(r.field)+len(r.url)+n*(avg+3)+64)
+		b = append(b, r.field...)
+		for i < kept && enc.groups[enc.orderG[i]].res == res {
+			gi := enc.orderG[i]
+			sc := &enc.scopes[enc.groups[gi].scope]
+			k := i
+			for k < kept && enc.orderG[k] == gi {
+				k++
+			}
+			var ssAt, ssW int
+			b = append(b, tagRSScopeSpans)
+			b, ssAt, ssW = reserveLen(b, len(sc.field)+len(sc.url)+(k-i)*(avg+3))
+			b = append(b, sc.field...)
+			recs := len(b)
+			for _, s := range enc.order[i:k] {
+				b = appendSpan(b, s)
+			}
+			enc.avgSpan = (len(b) - recs) / (k - i)
+			b = append(b, sc.url...)
+			b = fixLen(b, ssAt, ssW)
+			i = k
+		}
+		b = append(b, r.url...)
+		b = fixLen(b, rsAt, rsW)
+	}
+	clear(enc.order[:kept])
+	return b
+}
+
+// reserveLen appends a length prefix of the width a field of about estimate
+// bytes needs, for fixLen to fill in, and returns where it starts and its
+// width.
+func reserveLen(b []byte, estimate int) ([]byte, int, int) {
+	at, w := len(b), sizeVarint(uint64(estimate))
+	for range w {
+		b = append(b, 0)
+	}
+	return b, at, w
+}
+
+// fixLen writes the length prefix of w bytes at at, of the field that runs
+// from after it to the end of b. When the length needs another width, the
+// field moves by the difference.
+func fixLen(b []byte, at, w int) []byte {
+	start := at + w
+	n := len(b) - start
+	if need := sizeVarint(uint64(n)); need != w {
+		if need > w {
+			b = append(b, make([]byte, need-w)...)
+		}
+		copy(b[at+need:], b[start:start+n])
+		b = b[:at+need+n]
+	}
+	putVarint(b, at, uint64(n))
+	return b
 }
 
 func grow[T any](s []T, n int) []T {
@@ -306,7 +478,12 @@ func (enc *encoder) runEnd(i, hi int) int {
 
 // body assembles the request body for spans lo..hi into a reused buffer.
 func (enc *encoder) body(lo, hi int) []byte {
-	b := enc.raw[:0]
+	enc.raw = enc.appendBody(enc.raw[:0], lo, hi)
+	return enc.raw
+}
+
+// appendBody appends the request body for spans lo..hi to b.
+func (enc *encoder) appendBody(b []byte, lo, hi int) []byte {
 	for i := lo; i < hi; {
 		res := enc.groups[enc.orderG[i]].res
 		r := &enc.resources[res]
@@ -334,7 +511,6 @@ func (enc *encoder) body(lo, hi int) []byte {
 		}
 		b = append(b, r.url...)
 	}
-	enc.raw = b
 	return b
 }
 

@@ -12,6 +12,8 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gcftrace/gcftrace/adapters/export"
 	"github.com/gcftrace/gcftrace/ports"
@@ -70,4 +72,24 @@ func ExampleRetryable() {
 		fmt.Println("dropped for good")
 	}
 	// Output: keep for the next flush: 2
+}
+
+// A program that ships OTLP bytes by other means (a queue, a file) encodes
+// spans with AppendRequest, into a buffer it reuses.
+func ExampleAppendRequest() {
+	spans := tracetest.SpanStubs{{Name: "a"}, {Name: "b"}}.Snapshots()
+	var buf []byte
+	buf = export.AppendRequest(buf[:0], spans)
+
+	// TracesData has the wire format of ExportTraceServiceRequest.
+	var req tracepb.TracesData
+	if err := proto.Unmarshal(buf, &req); err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range req.ResourceSpans[0].ScopeSpans[0].Spans {
+		fmt.Println(s.Name)
+	}
+	// Output:
+	// a
+	// b
 }

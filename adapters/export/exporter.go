@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,15 +23,16 @@ type Exporter struct {
 	logger   *slog.Logger
 	client   *http.Client // never follows redirects; hides CloseIdleConnections
 	idle     interface{ CloseIdleConnections() }
-	header   http.Header // shared request headers, Authorization included
-	ownsRT   bool        // the transport is ours: close its connections on Shutdown
+	header   http.Header   // shared request headers, Authorization included
+	template *http.Request // POST to the endpoint, URL parsed once
+	ownsRT   bool          // the transport is ours: close its connections on Shutdown
+	direct   bool          // first attempts may skip http.Client: see call.do
 
-	mu       sync.Mutex // guards closed, encoders
+	mu       sync.Mutex // guards closed, calls, active
 	closed   bool
-	encoders []*encoder
+	calls    []*call            // idle, for reuse
+	active   map[*call]struct{} // exports in progress, cancelled by Shutdown when it gives up
 	inflight sync.WaitGroup
-	stopCtx  context.Context // cancelled when Shutdown gives up waiting
-	stop     context.CancelFunc
 
 	auth      authGate
 	throttled atomic.Int64 // unix nanos until which the receiver asked us to wait
@@ -85,7 +85,12 @@ func New(cfg Config, opts ...Option) (*Exporter, error) {
 	if cfg.Token != "" {
 		e.header.Set("Authorization", "Api-Token "+cfg.Token)
 	}
-	e.stopCtx, e.stop = context.WithCancel(context.Background())
+	tmpl, err := http.NewRequest(http.MethodPost, cfg.Endpoint, nil)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint: %w", err)
+	}
+	e.template = tmpl
+	e.active = make(map[*call]struct{})
 	e.logger.Debug("export: exporter ready", "config", cfg)
 	return e, nil
 }
@@ -113,54 +118,19 @@ func (e *Exporter) initClient(c *http.Client) error {
 	if ci, ok := rt.(interface{ CloseIdleConnections() }); ok {
 		e.idle = ci
 	}
-	cl.Transport = attemptTransport{rt}
+	cl.Transport = keepIdle{rt}
 	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	e.client = &cl
+	e.direct = cl.Timeout == 0 && cl.Jar == nil
 	return nil
 }
 
-// attemptTransport is the transport the retry loop uses. It hides
+// keepIdle is the transport the retry loop uses. It hides
 // CloseIdleConnections, which the loop calls after every failed request, so
-// that one failure does not drop warm connections; and it gives each attempt
-// half of the time left when at least minSplitBudget is left, so that a
-// request stuck on a dead connection is retried on a fresh one within the
-// budget instead of eating all of it.
-type attemptTransport struct{ rt http.RoundTripper }
+// that one failure does not drop warm connections.
+type keepIdle struct{ rt http.RoundTripper }
 
-const minSplitBudget = time.Second
-
-func (t attemptTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	dl, ok := r.Context().Deadline()
-	if !ok {
-		return t.rt.RoundTrip(r)
-	}
-	left := time.Until(dl)
-	if left < minSplitBudget {
-		return t.rt.RoundTrip(r)
-	}
-	ctx, cancel := context.WithTimeoutCause(r.Context(), left/2, errAttemptTimeout)
-	resp, err := t.rt.RoundTrip(r.WithContext(ctx))
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
-	return resp, nil
-}
-
-var errAttemptTimeout = errors.New("export: attempt timed out")
-
-// cancelBody releases an attempt's context when its body is closed.
-type cancelBody struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b *cancelBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
-}
+func (t keepIdle) RoundTrip(r *http.Request) (*http.Response, error) { return t.rt.RoundTrip(r) }
 
 func newTransport() *http.Transport {
 	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
@@ -184,38 +154,70 @@ func newTransport() *http.Transport {
 // listing the spans worth retrying, or an error wrapping
 // ports.ErrExportRejected when the failed spans are gone for good.
 func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	e.mu.Lock()
-	if e.closed {
+	if len(spans) == 0 {
+		e.mu.Lock()
+		closed := e.closed
 		e.mu.Unlock()
+		if closed {
+			return rejected("exporter is shut down; 0 spans dropped")
+		}
+		return nil
+	}
+	c := e.begin()
+	if c == nil {
 		e.stats.dropped[dropShutdown].Add(uint64(len(spans)))
 		return rejected("exporter is shut down; %d spans dropped", len(spans))
 	}
-	e.inflight.Add(1)
-	e.mu.Unlock()
-	defer e.inflight.Done()
+	defer e.end(c)
 
-	if len(spans) == 0 {
-		return nil
-	}
-	now := e.now()
-	if err := e.auth.check(now); err != nil {
+	if err := e.auth.check(e.now); err != nil {
 		e.stats.dropped[dropUnauthorized].Add(uint64(len(spans)))
 		return err
 	}
-	if until := e.throttled.Load(); until > now.UnixNano() {
+	if until := e.throttled.Load(); until != 0 && until > e.now().UnixNano() {
 		e.stats.failed.Add(uint64(len(spans)))
 		return &RetryableError{Spans: spans, Err: fmt.Errorf("receiver asked to wait until %s", time.Unix(0, until).UTC().Format(time.RFC3339))}
 	}
-
-	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
-	defer cancel()
-	unlink := context.AfterFunc(e.stopCtx, cancel)
-	defer unlink()
-
-	enc := e.getEncoder()
-	defer e.putEncoder(enc)
-	return e.export(ctx, enc, spans)
+	c.start(ctx)
+	return e.export(c, spans)
 }
+
+// begin registers an export and returns its call; nil once the exporter is
+// shut down.
+func (e *Exporter) begin() *call {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	var c *call
+	if n := len(e.calls); n > 0 {
+		c = e.calls[n-1]
+		e.calls[n-1] = nil
+		e.calls = e.calls[:n-1]
+	} else {
+		c = newCall(e)
+	}
+	e.active[c] = struct{}{}
+	e.inflight.Add(1)
+	return c
+}
+
+// end unregisters the export of c and keeps c for reuse.
+func (e *Exporter) end(c *call) {
+	c.release()
+	e.mu.Lock()
+	delete(e.active, c)
+	if len(e.calls) < maxIdleCalls {
+		e.calls = append(e.calls, c)
+	}
+	e.mu.Unlock()
+	e.inflight.Done()
+}
+
+// maxIdleCalls bounds the calls (encoders and their buffers) kept for reuse
+// between exports.
+const maxIdleCalls = 4
 
 // Shutdown stops the exporter: later exports fail with an error wrapping
 // ports.ErrExportRejected. It waits for running exports until ctx is done,
@@ -242,37 +244,17 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 		case <-done:
 		default:
 			err = ctx.Err()
-			e.stop()
+			e.mu.Lock()
+			for c := range e.active {
+				c.stop()
+			}
+			e.mu.Unlock()
 			<-done
 		}
 	}
-	e.stop()
 	if e.ownsRT && e.idle != nil {
 		e.idle.CloseIdleConnections()
 	}
 	e.logger.Debug("export: exporter shut down", "stats", e.Stats())
 	return err
 }
-
-func (e *Exporter) getEncoder() *encoder {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if n := len(e.encoders); n > 0 {
-		enc := e.encoders[n-1]
-		e.encoders = e.encoders[:n-1]
-		return enc
-	}
-	return newEncoder(e.cfg)
-}
-
-func (e *Exporter) putEncoder(enc *encoder) {
-	enc.release()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.encoders) < maxIdleEncoders {
-		e.encoders = append(e.encoders, enc)
-	}
-}
-
-// maxIdleEncoders bounds the encoders kept for reuse between exports.
-const maxIdleEncoders = 4

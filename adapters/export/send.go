@@ -6,12 +6,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -53,8 +53,9 @@ func (st *exportState) reject(n int, err error) {
 	}
 }
 
-// export sends what enc encoded from spans.
-func (e *Exporter) export(ctx context.Context, enc *encoder, spans []sdktrace.ReadOnlySpan) error {
+// export encodes spans and sends them with c.
+func (e *Exporter) export(c *call, spans []sdktrace.ReadOnlySpan) error {
+	enc := c.enc
 	enc.encode(spans)
 	st := exportState{total: len(spans)}
 	if n := len(enc.tooLarge); n > 0 {
@@ -62,8 +63,8 @@ func (e *Exporter) export(ctx context.Context, enc *encoder, spans []sdktrace.Re
 		st.reject(n, fmt.Errorf("%d spans larger than %d bytes alone (first: %q, %d bytes)",
 			n, e.cfg.MaxRequestBytes, enc.tooLarge[0].Name(), enc.tooLargeSize))
 	}
-	for _, c := range enc.chunks() {
-		e.sendRange(ctx, enc, c.lo, c.hi, &st)
+	for _, ch := range enc.chunks() {
+		e.sendRange(c, ch.lo, ch.hi, &st)
 	}
 	switch {
 	case len(st.retry) > 0:
@@ -82,15 +83,16 @@ func (e *Exporter) export(ctx context.Context, enc *encoder, spans []sdktrace.Re
 	return nil
 }
 
-// sendRange sends spans lo..hi of enc's order as one request, halving the
-// range when it is too large.
-func (e *Exporter) sendRange(ctx context.Context, enc *encoder, lo, hi int, st *exportState) {
+// sendRange sends spans lo..hi of c's encoder order as one request,
+// halving the range when it is too large.
+func (e *Exporter) sendRange(c *call, lo, hi int, st *exportState) {
+	enc := c.enc
 	n := hi - lo
 	if st.retryErr != nil {
 		st.retry = append(st.retry, enc.spans(lo, hi)...)
 		return
 	}
-	if err := e.auth.check(e.now()); err != nil {
+	if err := e.auth.check(e.now); err != nil {
 		// An earlier request of this export had the token refused.
 		e.stats.dropped[dropUnauthorized].Add(uint64(n))
 		st.reject(n, err)
@@ -98,18 +100,19 @@ func (e *Exporter) sendRange(ctx context.Context, enc *encoder, lo, hi int, st *
 	}
 	raw := enc.body(lo, hi)
 	payload := raw
-	if e.cfg.Compression == CompressionGzip {
+	gzipped := e.cfg.Compression == CompressionGzip && len(raw) >= e.cfg.CompressionMinBytes
+	if gzipped {
 		payload = enc.compress(raw)
 	}
 	if len(payload) > e.cfg.MaxRequestBytes {
 		// Only compression can make a planned request too large.
-		e.split(ctx, enc, lo, hi, st, fmt.Errorf("%d bytes compressed", len(payload)))
+		e.split(c, lo, hi, st, fmt.Errorf("%d bytes compressed", len(payload)))
 		return
 	}
 	e.stats.bytesRaw.Add(uint64(len(raw)))
 	e.stats.bytesCompressed.Add(uint64(len(payload)))
 
-	out := e.post(ctx, payload, e.cfg.Compression == CompressionGzip)
+	out := c.post(payload, gzipped)
 	switch out.kind {
 	case sent:
 		e.stats.exported.Add(uint64(n))
@@ -120,7 +123,7 @@ func (e *Exporter) sendRange(ctx context.Context, enc *encoder, lo, hi int, st *
 			e.logger.Info("export: the endpoint accepts the API token again; export resumed", "endpoint", e.endpoint)
 		}
 	case tooLarge:
-		e.split(ctx, enc, lo, hi, st, out.err)
+		e.split(c, lo, hi, st, out.err)
 	case retry:
 		st.retryErr = out.err
 		st.retry = append(st.retry, enc.spans(lo, hi)...)
@@ -135,15 +138,15 @@ func (e *Exporter) sendRange(ctx context.Context, enc *encoder, lo, hi int, st *
 
 // split sends the two halves of lo..hi separately; a single span that is
 // still too large is dropped.
-func (e *Exporter) split(ctx context.Context, enc *encoder, lo, hi int, st *exportState, cause error) {
+func (e *Exporter) split(c *call, lo, hi int, st *exportState, cause error) {
 	if hi-lo <= 1 {
 		e.stats.dropped[dropTooLarge].Add(1)
-		st.reject(1, fmt.Errorf("span %q too large to send: %w", enc.spans(lo, hi)[0].Name(), cause))
+		st.reject(1, fmt.Errorf("span %q too large to send: %w", c.enc.spans(lo, hi)[0].Name(), cause))
 		return
 	}
 	mid := lo + (hi-lo)/2
-	e.sendRange(ctx, enc, lo, mid, st)
-	e.sendRange(ctx, enc, mid, hi, st)
+	e.sendRange(c, lo, mid, st)
+	e.sendRange(c, mid, hi, st)
 }
 
 type outcomeKind int
@@ -162,52 +165,18 @@ type outcome struct {
 	rejectedSpans int64
 }
 
-// post sends one request body with retries and classifies the result.
-func (e *Exporter) post(ctx context.Context, payload []byte, gzipped bool) outcome {
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, e.cfg.Endpoint, payload)
-	if err != nil {
-		return outcome{kind: permanent, err: fmt.Errorf("request: %w", err)}
-	}
-	req.Header = e.header.Clone()
-	if gzipped {
-		req.Header.Set("Content-Encoding", "gzip")
-	}
-	a := &attempts{e: e}
-	rc := &retryablehttp.Client{
-		HTTPClient:     e.client,
-		RetryMax:       maxRetries,
-		CheckRetry:     a.checkRetry,
-		Backoff:        a.backoff,
-		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
-		RequestLogHook: a.onRequest,
-	}
-	resp, err := rc.Do(req)
-	if err != nil {
-		if resp != nil {
-			resp.Body.Close()
-		}
-		err = fmt.Errorf("POST %s: %w%s", e.endpoint, err, a.suffix())
-		if permanentTransportError(err) {
-			return outcome{kind: permanent, err: err}
-		}
-		return outcome{kind: retry, err: err}
-	}
-	defer resp.Body.Close()
-	return e.classify(resp, a)
-}
-
-// classify turns a response into an outcome and reads its body.
-func (e *Exporter) classify(resp *http.Response, a *attempts) outcome {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+// classify turns a response and its body into an outcome.
+func (e *Exporter) classify(resp *http.Response, body []byte, c *call) outcome {
 	code := resp.StatusCode
-	status := fmt.Sprintf("POST %s: %s", e.endpoint, statusText(code))
-	switch {
-	case code >= 200 && code < 300:
+	if code >= 200 && code < 300 {
 		n, msg := parsePartialSuccess(resp.Header.Get("Content-Type"), body)
 		if n > 0 || msg != "" {
 			e.logPartial(n, msg)
 		}
 		return outcome{kind: sent, rejectedSpans: n}
+	}
+	status := fmt.Sprintf("POST %s: %s", e.endpoint, statusText(code))
+	switch {
 	case code == http.StatusRequestEntityTooLarge:
 		return outcome{kind: tooLarge, err: errors.New(status)}
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
@@ -227,10 +196,10 @@ func (e *Exporter) classify(resp *http.Response, a *attempts) outcome {
 		}
 		return outcome{kind: permanent, err: fmt.Errorf("%s: redirect to %s not followed; set the endpoint to the final URL", status, loc)}
 	case retryableStatus(code):
-		if d, ok := retryAfter(resp.Header, e.now()); ok && a.outOfTime {
+		if d, ok := retryAfter(resp.Header, e.now()); ok && c.outOfTime {
 			e.throttle(d)
 		}
-		return outcome{kind: retry, err: fmt.Errorf("%s%s", status, a.suffix())}
+		return outcome{kind: retry, err: fmt.Errorf("%s%s", status, c.suffix())}
 	default:
 		return outcome{kind: permanent, err: fmt.Errorf("%s%s", status, e.bodySnippet(body))}
 	}
@@ -304,26 +273,22 @@ func permanentTransportError(err error) bool {
 	return strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
-// attempts is the retry policy of one request: what retryablehttp calls
-// between attempts.
-type attempts struct {
-	e         *Exporter
-	n         int           // requests sent
-	wait      time.Duration // next wait, decided by checkRetry
-	outOfTime bool          // stopped because the next wait would pass the deadline
-}
-
-func (a *attempts) onRequest(_ retryablehttp.Logger, _ *http.Request, i int) {
-	a.n++
-	a.e.stats.requests.Add(1)
-	if i > 0 {
-		a.e.stats.retries.Add(1)
+// onRequest runs before every attempt: it counts it and arms the attempt
+// timer.
+func (c *call) onRequest(retryablehttp.Logger, *http.Request, int) {
+	c.n++
+	c.e.stats.requests.Add(1)
+	if c.n > 1 {
+		c.e.stats.retries.Add(1)
 	}
+	c.arm()
 }
 
-// checkRetry retries 429, 502, 503, 504 and transport errors other than
-// certificate problems, as long as the wait fits before ctx's deadline.
-func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+// checkRetry runs after every attempt. It retries 429, 502, 503, 504 and
+// transport errors other than certificate problems, as long as the wait
+// fits before the export's deadline.
+func (c *call) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	c.disarm()
 	if ctx.Err() != nil {
 		return false, nil
 	}
@@ -333,31 +298,31 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 		if permanentTransportError(err) {
 			return false, nil
 		}
-		wait = jitterBackoff(a.n)
+		wait = jitterBackoff(c.n)
 	case retryableStatus(resp.StatusCode):
-		wait = jitterBackoff(a.n)
-		if d, ok := retryAfter(resp.Header, a.e.now()); ok {
+		wait = jitterBackoff(c.n)
+		if d, ok := retryAfter(resp.Header, c.e.now()); ok {
 			wait = max(wait, d)
 		}
 	default:
 		return false, nil
 	}
-	if dl, ok := ctx.Deadline(); ok && !a.e.now().Add(wait).Before(dl) {
-		a.outOfTime = true
+	if !c.e.now().Add(wait).Before(c.deadline) {
+		c.outOfTime = true
 		return false, nil
 	}
-	a.wait = wait
+	c.wait = wait
 	return true, nil
 }
 
-func (a *attempts) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return a.wait }
+func (c *call) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return c.wait }
 
-func (a *attempts) suffix() string {
+func (c *call) suffix() string {
 	switch {
-	case a.outOfTime:
-		return fmt.Sprintf(" (%d attempts; no time left to retry)", a.n)
-	case a.n > 1:
-		return fmt.Sprintf(" (%d attempts)", a.n)
+	case c.outOfTime:
+		return fmt.Sprintf(" (%d attempts; no time left to retry)", c.n)
+	case c.n > 1:
+		return fmt.Sprintf(" (%d attempts)", c.n)
 	}
 	return ""
 }
@@ -393,13 +358,22 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 
 // authGate pauses export after a 401 or 403, longer each time.
 type authGate struct {
+	refused atomic.Bool // pause != 0, read without the lock on every export
+
 	mu    sync.Mutex
 	until time.Time
 	pause time.Duration // 0: token not known to be bad
 }
 
 // check returns an error while a pause runs.
-func (g *authGate) check(now time.Time) error {
+func (g *authGate) check(now func() time.Time) error {
+	if !g.refused.Load() {
+		return nil
+	}
+	return g.checkAt(now())
+}
+
+func (g *authGate) checkAt(now time.Time) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.pause == 0 || !now.Before(g.until) {
@@ -424,14 +398,19 @@ func (g *authGate) fail(now time.Time) (pause time.Duration, first bool) {
 		return g.pause, false // a concurrent export failed during the same pause
 	}
 	g.until = now.Add(g.pause)
+	g.refused.Store(true)
 	return g.pause, first
 }
 
 // ok records an accepted request; recovered is true when a pause ends.
 func (g *authGate) ok() (recovered bool) {
+	if !g.refused.Load() {
+		return false
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	recovered = g.pause != 0
 	g.pause, g.until = 0, time.Time{}
+	g.refused.Store(false)
 	return recovered
 }

@@ -124,36 +124,7 @@ func (t *table) print(w io.Writer, benchtime string, count int, took time.Durati
 	fmt.Fprintf(w, "\n"+rowFormat, "", "anchor", "", "ours", "", "ours/anchor", "", "")
 	fmt.Fprintf(w, rowFormat, "", "time", "allocs", "time", "allocs", "time", "allocs", "notes")
 
-	bare, hasBare := t.get("handler", "bare", bench.Bare)
-	t.section("HTTP wrapper, per invocation: otelhttp.NewHandler vs handler.HTTP (same SDK provider, discarding exporter, W3C parent)")
-	if hasBare {
-		t.row(rowFormat, "bare handler (no tracing)", dur(bare.ns), allocs(bare.allocs, false), "", "", "", "", "")
-	}
-	for _, h := range []struct {
-		row, label string
-		goal       float64
-		allocs     float64
-	}{
-		{"sampled", "sampled parent", 0.35, 20},
-		{"not-sampled", "not-sampled parent", 0.15, 6},
-	} {
-		t.pair(h.label, "handler", h.row, false, func(a, o figures) string {
-			added, ok := t.paired(func(get func(string, string, bench.Side) (figures, bool)) (float64, bool) {
-				b, bok := get("handler", "bare", bench.Bare)
-				a, aok := get("handler", h.row, bench.Anchor)
-				o, ook := get("handler", h.row, bench.Ours)
-				if !bok || !aok || !ook || a.ns <= b.ns {
-					return 0, false
-				}
-				return (o.ns - b.ns) / (a.ns - b.ns), true
-			})
-			if !hasBare || !ok {
-				return ""
-			}
-			return fmt.Sprintf("added over bare: anchor %s, ours %s = %.2f (goal ≤%.2f %s); allocs goal ≤%.0f %s",
-				dur(a.ns-bare.ns), dur(o.ns-bare.ns), added, h.goal, mark(added <= h.goal), h.allocs, mark(o.allocs <= h.allocs))
-		})
-	}
+	t.handlers()
 
 	t.section("SDK span path: BatchSpanProcessor vs core.Processor (defaults, discarding exporter, untimed ForceFlush every 1024 spans)")
 	deliv := func(a, o figures) string {
@@ -162,14 +133,15 @@ func (t *table) print(w io.Writer, benchtime string, count int, took time.Durati
 	t.pair("span, 8 attributes", "span", "8-attributes", false, deliv)
 	t.pair("OnEnd alone", "onend", "one-span", false, deliv)
 
-	t.section("Encoding without network, per span: otlptrace transform + proto.Marshal vs our ExportSpans into an in-process transport")
+	t.section("Encoding without network, per span: otlptrace transform + proto.Marshal vs export.AppendRequest into a reused buffer")
 	for _, n := range bench.Batches {
 		t.pair(fmt.Sprintf("%d spans", n), "encode", fmt.Sprintf("spans=%d", n), true, func(a, o figures) string {
 			if n != bench.Batches[len(bench.Batches)-1] {
 				return ""
 			}
 			r, _ := t.ratioOf("encode", fmt.Sprintf("spans=%d", n), nsOf)
-			return fmt.Sprintf("goal time ≤%.3f %s, ≤0.05 allocs/span %s (ours includes an HTTP request)", 1.0/15, mark(r <= 1.0/15), mark(o.allocs <= 0.05))
+			return fmt.Sprintf("goal time ≤%.3f %s, ≤0.05 allocs/span %s; bytes: anchor %.0f, ours %.0f",
+				1.0/15, mark(r <= 1.0/15), mark(o.allocs <= 0.05), a.extra["B/req"], o.extra["B/req"])
 		})
 	}
 

@@ -1,0 +1,335 @@
+package export
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// call is the reusable state of one ExportSpans: the encoder, the retry
+// loop and what its requests need, so that an export in the steady state
+// allocates little beyond what net/http does. The Exporter keeps a few idle
+// calls; a call serves one export at a time, and its requests one after the
+// other.
+//
+// One export makes one context per retry loop (usually one in all): a child
+// of the caller's that Shutdown and the attempt timer can cancel. Each
+// attempt gets half of the time left when at least minSplitBudget is left:
+// the attempt timer then cuts it, so that a request stuck on a dead
+// connection is retried on a fresh one within the budget instead of eating
+// all of it.
+type call struct {
+	e   *Exporter
+	enc *encoder
+
+	client  retryablehttp.Client // its hooks are the call's methods
+	payload []byte               // the body of the request in flight
+	getBody func() (io.ReadCloser, error)
+	header  [2]http.Header // the request headers, without and with Content-Encoding: gzip
+	resp    []byte         // response body buffer
+
+	// The export in progress.
+	parent   context.Context
+	deadline time.Time // the earlier of parent's deadline and Config.Timeout
+
+	// The request in flight: the retry policy's state.
+	n         int           // attempts sent
+	wait      time.Duration // next wait, decided by checkRetry
+	outOfTime bool          // stopped because the next wait would pass the deadline
+
+	mu      sync.Mutex         // guards what Shutdown and the attempt timer touch
+	cancel  context.CancelFunc // ends the retry loop in flight; nil between loops
+	cutAt   time.Time          // when the attempt timer cuts the attempt in flight; zero: disarmed
+	cut     bool               // the attempt timer cut the last attempt
+	stopped bool               // Shutdown gave up waiting: no more requests
+	timer   *time.Timer        // the attempt timer, reused
+}
+
+// minSplitBudget is the time left from which an attempt gets only half of it.
+const minSplitBudget = time.Second
+
+var (
+	errAttemptTimeout = errors.New("attempt timed out after half of the time left")
+	errStopped        = errors.New("export: exporter shut down")
+)
+
+func newCall(e *Exporter) *call {
+	c := &call{e: e, enc: newEncoder(e.cfg), resp: make([]byte, 0, 512)}
+	c.client = retryablehttp.Client{
+		HTTPClient:     e.client,
+		RetryMax:       maxRetries,
+		CheckRetry:     c.checkRetry,
+		Backoff:        c.backoff,
+		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
+		RequestLogHook: c.onRequest,
+		PrepareRetry:   c.prepareRetry,
+	}
+	c.getBody = c.body
+	c.timer = time.AfterFunc(time.Hour, c.cutAttempt)
+	c.timer.Stop()
+	return c
+}
+
+// start begins an export under ctx.
+func (c *call) start(ctx context.Context) {
+	c.parent = ctx
+	c.deadline = time.Now().Add(c.e.cfg.Timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(c.deadline) {
+		c.deadline = dl
+	}
+}
+
+// post sends one request body with retries and classifies the result.
+func (c *call) post(payload []byte, gzipped bool) outcome {
+	e := c.e
+	c.n, c.wait, c.outOfTime = 0, 0, false
+	var wait time.Duration // before a retry of a cut attempt
+	for {
+		ctx, cancel, ok := c.begin()
+		if !ok {
+			return outcome{kind: retry, err: errStopped}
+		}
+		if wait > 0 && !sleep(ctx, wait) {
+			err := context.Cause(ctx)
+			c.end()
+			cancel()
+			return outcome{kind: retry, err: fmt.Errorf("POST %s: %w%s", e.endpoint, err, c.suffix())}
+		}
+		resp, err := c.do(c.request(ctx, payload, gzipped))
+		if err == nil {
+			body := c.readResponse(resp.Body)
+			resp.Body.Close()
+			c.end()
+			cancel()
+			return e.classify(resp, body, c)
+		}
+		cut := c.end()
+		if resp != nil {
+			resp.Body.Close()
+		}
+		cancel()
+		if cut {
+			err = errAttemptTimeout
+			if c.parent.Err() == nil {
+				// Retry on a fresh connection, as for a failed
+				// connection, when the wait fits.
+				wait = jitterBackoff(c.n)
+				if time.Now().Add(wait).Before(c.deadline) {
+					continue
+				}
+				c.outOfTime = true
+			}
+		}
+		err = fmt.Errorf("POST %s: %w%s", e.endpoint, err, c.suffix())
+		if permanentTransportError(err) {
+			return outcome{kind: permanent, err: err}
+		}
+		return outcome{kind: retry, err: err}
+	}
+}
+
+// do sends r. When the HTTP client adds nothing to a request that the
+// exporter needs (no Timeout, no cookie Jar: the default client), the first
+// attempt goes straight to its transport, which spares http.Client's
+// per-request work (the header copy kept for redirects, which are never
+// followed, among others); retries, if any, go through retryablehttp and the
+// client as usual.
+func (c *call) do(r *http.Request) (*http.Response, error) {
+	if !c.e.direct {
+		return c.client.Do(&retryablehttp.Request{Request: r})
+	}
+	c.onRequest(nil, r, 0)
+	resp, err := c.e.client.Transport.RoundTrip(r)
+	switch {
+	case err != nil:
+		err = &url.Error{Op: "Post", URL: c.e.cfg.Endpoint, Err: err} // as http.Client reports it
+	case resp == nil:
+		err = errors.New("http: RoundTripper returned a nil *Response with a nil error")
+	case resp.Body == nil:
+		resp.Body = http.NoBody
+	}
+	if again, _ := c.checkRetry(r.Context(), resp, err); !again {
+		return resp, err
+	}
+	if resp != nil {
+		c.readResponse(resp.Body) // so that the connection is reused
+		resp.Body.Close()
+	}
+	if !sleep(r.Context(), c.wait) {
+		return nil, r.Context().Err()
+	}
+	// A copy, as retryablehttp makes for its retries: the transport may
+	// still hold the first attempt.
+	retry := *r
+	retry.Body, _ = c.body()
+	return c.client.Do(&retryablehttp.Request{Request: &retry})
+}
+
+// begin starts a retry loop: it returns the loop's context, registered for
+// Shutdown, or false once Shutdown gave up waiting.
+func (c *call) begin() (context.Context, context.CancelFunc, bool) {
+	// A plain cancelable child when the parent's deadline is the earlier;
+	// otherwise it also carries Config.Timeout.
+	ctx, cancel := context.WithDeadline(c.parent, c.deadline)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		cancel()
+		return nil, nil, false
+	}
+	c.cancel = cancel
+	return ctx, cancel, true
+}
+
+// end ends a retry loop and reports whether the attempt timer cut its last
+// attempt.
+func (c *call) end() (cut bool) {
+	c.disarm()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cancel = nil
+	cut, c.cut = c.cut, false
+	return cut
+}
+
+// stop cancels the retry loop in flight and refuses new ones; Shutdown
+// calls it when it gives up waiting.
+func (c *call) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
+
+// arm sets the attempt timer for an attempt starting now.
+func (c *call) arm() {
+	now := time.Now()
+	left := c.deadline.Sub(now)
+	if left < minSplitBudget {
+		return
+	}
+	c.mu.Lock()
+	c.cutAt = now.Add(left / 2)
+	c.mu.Unlock()
+	c.timer.Reset(left / 2)
+}
+
+func (c *call) disarm() {
+	c.mu.Lock()
+	armed := !c.cutAt.IsZero()
+	c.cutAt = time.Time{}
+	c.mu.Unlock()
+	if armed {
+		c.timer.Stop()
+	}
+}
+
+// cutAttempt is the attempt timer's function. A late run of an earlier
+// setting finds cutAt cleared or still ahead, and does nothing.
+func (c *call) cutAttempt() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cutAt.IsZero() || time.Now().Before(c.cutAt) || c.cancel == nil {
+		return
+	}
+	c.cutAt = time.Time{}
+	c.cut = true
+	c.cancel()
+}
+
+// sleep waits for d, or until ctx is done: it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// request returns the POST of payload under ctx. Its body is rewound for
+// each retry by prepareRetry.
+func (c *call) request(ctx context.Context, payload []byte, gzipped bool) *http.Request {
+	c.payload = payload
+	r := c.e.template.WithContext(ctx)
+	r.Header = c.headers(gzipped)
+	r.Body, _ = c.body()
+	r.GetBody = c.getBody
+	r.ContentLength = int64(len(payload))
+	return r
+}
+
+// headers returns the request headers, built once per call. A transport
+// that breaks the http.RoundTripper contract by adding headers to a request
+// gets a fresh copy next time instead of its additions.
+func (c *call) headers(gzipped bool) http.Header {
+	i, want := 0, len(c.e.header)
+	if gzipped {
+		i, want = 1, want+1
+	}
+	if h := c.header[i]; h != nil && len(h) == want {
+		return h
+	}
+	h := c.e.header.Clone()
+	if gzipped {
+		h.Set("Content-Encoding", "gzip")
+	}
+	c.header[i] = h
+	return h
+}
+
+// body returns a reader of the payload from its start: one per attempt, as
+// the transport may still hold the previous attempt's after a failure. It
+// is an io.NopCloser of a *bytes.Reader, which net/http knows to be in
+// memory: it writes the headers and a small body in one go instead of
+// flushing the headers first.
+func (c *call) body() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(c.payload)), nil
+}
+
+// prepareRetry gives a retry its own reader of the payload.
+func (c *call) prepareRetry(r *http.Request) error {
+	r.Body, _ = c.body()
+	return nil
+}
+
+// readResponse reads at most maxResponseBody bytes of r into a reused
+// buffer.
+func (c *call) readResponse(r io.Reader) []byte {
+	b := c.resp[:0]
+	for len(b) < maxResponseBody {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):min(cap(b), maxResponseBody)])
+		b = b[:len(b)+n]
+		if err != nil {
+			break
+		}
+	}
+	c.resp = b
+	return b
+}
+
+// release drops what the call holds of the last export, and a response
+// buffer that grew beyond the usual empty answer.
+func (c *call) release() {
+	c.enc.release()
+	c.payload = nil
+	c.parent = nil
+	if cap(c.resp) > 4<<10 {
+		c.resp = make([]byte, 0, 512)
+	}
+}
