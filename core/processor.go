@@ -306,20 +306,40 @@ func (p *Processor) export(ctx context.Context, batch []sdktrace.ReadOnlySpan) e
 	p.comp.awaitResource(ctx)
 	err := p.exp.ExportSpans(ctx, p.comp.prepare(batch))
 	p.comp.done(err)
-	var undelivered ports.UndeliveredError
-	switch {
-	case err == nil:
-		p.exported.Add(uint64(len(batch)))
-	case errors.As(err, &undelivered):
-		retry := undelivered.Undelivered()
-		p.exported.Add(uint64(len(batch) - min(len(retry), len(batch))))
+	retry, rejected := outcome(err, batch)
+	p.exported.Add(uint64(max(0, len(batch)-len(retry)-rejected)))
+	p.drop(DropRejected, rejected)
+	if len(retry) > 0 {
 		p.requeue(retry)
-	case errors.Is(err, ports.ErrExportRejected):
-		p.drop(DropRejected, len(batch))
-	default:
-		p.requeue(batch)
 	}
 	return err
+}
+
+// outcome splits a failed batch by the export error: the spans to keep for
+// the next flush and how many the exporter dropped for good; the others
+// were delivered. Without details a rejection covers the whole batch and
+// any other error means the whole batch may be retried.
+func outcome(err error, batch []sdktrace.ReadOnlySpan) (retry []sdktrace.ReadOnlySpan, rejected int) {
+	if err == nil {
+		return nil, 0
+	}
+	var u ports.UndeliveredError
+	var r ports.RejectedError
+	hasU, hasR := errors.As(err, &u), errors.As(err, &r)
+	if hasU {
+		retry = u.Undelivered()
+	}
+	if hasR {
+		rejected = min(max(0, r.Rejected()), len(batch)-len(retry))
+	}
+	switch {
+	case hasU || hasR:
+		return retry, rejected
+	case errors.Is(err, ports.ErrExportRejected):
+		return nil, len(batch)
+	default:
+		return batch, 0
+	}
 }
 
 func (p *Processor) requeue(batch []sdktrace.ReadOnlySpan) {

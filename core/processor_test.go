@@ -359,3 +359,77 @@ func TestProcessorConcurrentFlushesShareTheNextExport(t *testing.T) {
 		t.Errorf("%d exports of %d spans, want 2 exports of %d", calls, spans, n+1)
 	}
 }
+
+// mixedError reports a batch partly delivered, partly dropped for good and
+// partly to be retried.
+type mixedError struct {
+	retry    []sdktrace.ReadOnlySpan
+	rejected int
+}
+
+func (e mixedError) Error() string                        { return "mixed" }
+func (e mixedError) Undelivered() []sdktrace.ReadOnlySpan { return e.retry }
+func (e mixedError) Rejected() int                        { return e.rejected }
+
+// rejectedOnly reports some spans dropped for good and the rest delivered.
+type rejectedOnly struct{ n int }
+
+func (e rejectedOnly) Error() string { return "some rejected" }
+func (e rejectedOnly) Rejected() int { return e.n }
+func (e rejectedOnly) Unwrap() error { return ports.ErrExportRejected }
+
+type scriptedExporter struct {
+	tracetest.InMemoryExporter
+	fail func([]sdktrace.ReadOnlySpan) error
+}
+
+func (s *scriptedExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if f := s.fail; f != nil {
+		s.fail = nil
+		return f(spans)
+	}
+	return s.InMemoryExporter.ExportSpans(ctx, spans)
+}
+
+func TestProcessorCountsEachSpansFate(t *testing.T) {
+	tests := []struct {
+		name                       string
+		fail                       func([]sdktrace.ReadOnlySpan) error
+		wantExported, wantRejected uint64
+		wantPending                int
+	}{
+		{
+			name:         "some delivered, one rejected, two to retry",
+			fail:         func(s []sdktrace.ReadOnlySpan) error { return mixedError{retry: s[3:], rejected: 1} },
+			wantExported: 2, wantRejected: 1, wantPending: 2,
+		},
+		{
+			name:         "rejection with a count: the rest was delivered",
+			fail:         func([]sdktrace.ReadOnlySpan) error { return rejectedOnly{n: 1} },
+			wantExported: 4, wantRejected: 1,
+		},
+		{
+			name:         "rejection without a count covers the batch",
+			fail:         func([]sdktrace.ReadOnlySpan) error { return fmt.Errorf("400: %w", ports.ErrExportRejected) },
+			wantRejected: 5,
+		},
+		{
+			name:        "plain error: everything retried",
+			fail:        func([]sdktrace.ReadOnlySpan) error { return errors.New("refused") },
+			wantPending: 5,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			exp := &scriptedExporter{fail: tt.fail}
+			p := core.NewProcessor(exp)
+			endSpans(newProvider(p), 5)
+			_ = p.ForceFlush(t.Context())
+			st := p.Stats()
+			if st.Exported != tt.wantExported || st.Dropped[core.DropRejected] != tt.wantRejected || st.Pending != tt.wantPending {
+				t.Fatalf("exported %d, rejected %d, pending %d; want %d, %d, %d",
+					st.Exported, st.Dropped[core.DropRejected], st.Pending, tt.wantExported, tt.wantRejected, tt.wantPending)
+			}
+		})
+	}
+}

@@ -38,6 +38,16 @@ type Flusher interface {
 // next flush. Any other export error means "try again later".
 var ErrExportRejected = errors.New("ports: export rejected")
 
+// A RejectedError is an export error that says how many spans of the batch
+// the exporter dropped for good (and counted itself). Together with
+// UndeliveredError it tells a span processor each span's fate: rejected,
+// to be retried, or (the rest) delivered. An error wrapping
+// ErrExportRejected without this method means the whole batch was rejected.
+type RejectedError interface {
+	error
+	Rejected() int
+}
+
 // An UndeliveredError is an export error that knows which spans of the
 // batch were not delivered and may be exported again later. The batch's
 // other spans were delivered, or dropped and counted by the exporter. A span

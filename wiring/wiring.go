@@ -199,10 +199,13 @@ func (t *Tracing) completeResource(ctx context.Context, cfg core.Config, src por
 		lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 		env, err := src.Environment(lctx)
 		cancel()
+		if ctx.Err() != nil && env == (ports.Environment{}) {
+			return // stopped before anything was learned
+		}
+		t.processor.SetResource(core.NewResource(env, cfg))
 		if ctx.Err() != nil {
 			return
 		}
-		t.processor.SetResource(core.NewResource(env, cfg))
 		if errors.Is(err, ports.ErrNotOnGCP) || !hasGaps(env) {
 			return
 		}
@@ -377,9 +380,11 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 		if t.stopSignals != nil {
 			close(t.stopSignals)
 		}
+		// Flush first: a resource completion still under way can then land
+		// (the final export waits for it at most core.DefaultResourceWait).
+		err := t.tp.Shutdown(ctx)
 		t.stopCompletion()
 		<-t.completionDone
-		err := t.tp.Shutdown(ctx)
 		if t.closeSource != nil {
 			err = errors.Join(err, t.closeSource())
 		}

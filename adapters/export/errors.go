@@ -19,6 +19,10 @@ type RetryableError struct {
 
 	// Err is the cause.
 	Err error
+
+	// Dropped is how many other spans of the batch were dropped for good
+	// (and counted in Stats); the batch's remaining spans were delivered.
+	Dropped int
 }
 
 func (e *RetryableError) Error() string {
@@ -32,7 +36,15 @@ func (e *RetryableError) Unwrap() error { return e.Err }
 // package.
 func (e *RetryableError) Undelivered() []sdktrace.ReadOnlySpan { return e.Spans }
 
-var _ ports.UndeliveredError = (*RetryableError)(nil)
+// Rejected returns e.Dropped; it makes *RetryableError a
+// ports.RejectedError.
+func (e *RetryableError) Rejected() int { return e.Dropped }
+
+var (
+	_ ports.UndeliveredError = (*RetryableError)(nil)
+	_ ports.RejectedError    = (*RetryableError)(nil)
+	_ ports.RejectedError    = (*rejectedError)(nil)
+)
 
 // Retryable reports whether err is a [*RetryableError], that is whether the
 // spans of a failed export may be exported again later.
@@ -45,7 +57,11 @@ func Retryable(err error) bool {
 type rejectedError struct {
 	msg string
 	err error // optional cause
+	n   int   // spans dropped for good; the batch's others were delivered
 }
+
+// Rejected reports how many spans of the batch were dropped for good.
+func (e *rejectedError) Rejected() int { return e.n }
 
 func (e *rejectedError) Error() string {
 	if e.err != nil {
@@ -61,6 +77,17 @@ func (e *rejectedError) Unwrap() []error {
 	return []error{ports.ErrExportRejected}
 }
 
-func rejected(format string, args ...any) error {
-	return &rejectedError{msg: "export: " + fmt.Sprintf(format, args...)}
+// rejected is an error for n spans dropped for good.
+func rejected(n int, format string, args ...any) error {
+	return &rejectedError{msg: "export: " + fmt.Sprintf(format, args...), n: n}
+}
+
+// withRejected returns err, a *rejectedError, counting n spans.
+func withRejected(err error, n int) error {
+	if re, ok := err.(*rejectedError); ok {
+		c := *re
+		c.n = n
+		return &c
+	}
+	return err
 }

@@ -159,24 +159,29 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 		closed := e.closed
 		e.mu.Unlock()
 		if closed {
-			return rejected("exporter is shut down; 0 spans dropped")
+			return rejected(0, "exporter is shut down; 0 spans dropped")
 		}
 		return nil
 	}
 	c := e.begin()
 	if c == nil {
 		e.stats.dropped[dropShutdown].Add(uint64(len(spans)))
-		return rejected("exporter is shut down; %d spans dropped", len(spans))
+		return rejected(len(spans), "exporter is shut down; %d spans dropped", len(spans))
 	}
 	defer e.end(c)
 
 	if err := e.auth.check(e.now); err != nil {
 		e.stats.dropped[dropUnauthorized].Add(uint64(len(spans)))
-		return err
+		return withRejected(err, len(spans))
 	}
 	if until := e.throttled.Load(); until != 0 && until > e.now().UnixNano() {
 		e.stats.failed.Add(uint64(len(spans)))
 		return &RetryableError{Spans: spans, Err: fmt.Errorf("receiver asked to wait until %s", time.Unix(0, until).UTC().Format(time.RFC3339))}
+	}
+	if err := ctx.Err(); err != nil {
+		// No budget left: encoding a large batch would only run past it.
+		e.stats.failed.Add(uint64(len(spans)))
+		return &RetryableError{Spans: spans, Err: err}
 	}
 	c.start(ctx)
 	return e.export(c, spans)

@@ -73,11 +73,12 @@ func (e *Exporter) export(c *call, spans []sdktrace.ReadOnlySpan) error {
 		if st.rejected > 0 {
 			err = fmt.Errorf("%w; also %d spans dropped for good: %v", err, st.rejected, errors.Join(st.rejErrs...))
 		}
-		return &RetryableError{Spans: st.retry, Err: err}
+		return &RetryableError{Spans: st.retry, Err: err, Dropped: st.rejected}
 	case st.rejected > 0:
 		return &rejectedError{
 			msg: fmt.Sprintf("export: %d of %d spans dropped", st.rejected, st.total),
 			err: errors.Join(st.rejErrs...),
+			n:   st.rejected,
 		}
 	}
 	return nil
@@ -379,7 +380,7 @@ func (g *authGate) checkAt(now time.Time) error {
 	if g.pause == 0 || !now.Before(g.until) {
 		return nil
 	}
-	return rejected("the endpoint refused the API token (scope openTelemetryTrace.ingest needed); export paused until %s, spans dropped",
+	return rejected(0, "the endpoint refused the API token (scope openTelemetryTrace.ingest needed); export paused until %s, spans dropped",
 		g.until.UTC().Format(time.RFC3339))
 }
 

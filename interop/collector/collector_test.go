@@ -35,11 +35,14 @@ const token = "interop-test-token"
 func newExporter(t *testing.T, r *receiver, compression string, maxBytes int) *export.Exporter {
 	t.Helper()
 	exp, err := export.New(export.Config{
-		Endpoint:        r.endpoint,
-		Token:           token,
-		Compression:     compression,
-		MaxRequestBytes: maxBytes,
-		Timeout:         time.Minute, // a 3 MB batch takes seconds with -race on a busy machine
+		Endpoint:    r.endpoint,
+		Token:       token,
+		Compression: compression,
+		// Compress every body, however small: these tests are about gzip
+		// on the wire when it is on.
+		CompressionMinBytes: 1,
+		MaxRequestBytes:     maxBytes,
+		Timeout:             time.Minute, // a 3 MB batch takes seconds with -race on a busy machine
 	})
 	if err != nil {
 		t.Fatalf("export.New: %v", err)

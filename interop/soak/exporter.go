@@ -28,12 +28,13 @@ type recordingExporter struct {
 	maxInflight atomic.Int64
 	handed      atomic.Uint64 // spans passed to ExportSpans
 
-	// The processor reads only the error: nil means all spans exported, an
-	// UndeliveredError that all but its spans were exported, an error
-	// wrapping ports.ErrExportRejected that all were dropped. The
-	// exporter's counters say what happened to each span.
-	deliveredAsRejected atomic.Uint64 // delivered spans of calls that returned ErrExportRejected
-	droppedAsExported   atomic.Uint64 // spans dropped for good in calls that returned an UndeliveredError
+	// The processor reads only the error (ports.UndeliveredError: the spans
+	// to retry; ports.RejectedError: how many were dropped for good; an
+	// ErrExportRejected without a count: all dropped; the rest delivered).
+	// The exporter's counters say what happened to each span; the two must
+	// agree on every call.
+	deliveredAsRejected atomic.Uint64 // delivered spans the processor would count as rejected or retried
+	droppedAsExported   atomic.Uint64 // spans not delivered that the processor would count as exported
 }
 
 var _ sdktrace.SpanExporter = (*recordingExporter)(nil)
@@ -54,14 +55,10 @@ func (r *recordingExporter) ExportSpans(ctx context.Context, spans []sdktrace.Re
 	// The processor runs one export at a time, so the difference is this
 	// call's (maxInflight checks that).
 	delivered := after.Exported - before.Exported
-	dropped := sum(after.Dropped) - sum(before.Dropped)
-	var undelivered ports.UndeliveredError
-	switch {
-	case err == nil:
-	case errors.As(err, &undelivered):
-		r.droppedAsExported.Add(dropped)
-	case errors.Is(err, ports.ErrExportRejected):
-		r.deliveredAsRejected.Add(delivered)
+	if inferred := processorExported(err, len(spans)); inferred > delivered {
+		r.droppedAsExported.Add(inferred - delivered)
+	} else {
+		r.deliveredAsRejected.Add(delivered - inferred)
 	}
 	r.leaks.err("ExportSpans", err)
 	r.handed.Add(uint64(len(spans)))
@@ -100,4 +97,30 @@ func sum(m map[string]uint64) uint64 {
 		n += v
 	}
 	return n
+}
+
+// processorExported is how many of n spans a span processor counts as
+// exported from the error of their export, by the ports contract.
+func processorExported(err error, n int) uint64 {
+	if err == nil {
+		return uint64(n)
+	}
+	var u ports.UndeliveredError
+	var r ports.RejectedError
+	hasU, hasR := errors.As(err, &u), errors.As(err, &r)
+	retry, rejected := 0, 0
+	switch {
+	case hasU || hasR:
+		if hasU {
+			retry = len(u.Undelivered())
+		}
+		if hasR {
+			rejected = r.Rejected()
+		}
+	case errors.Is(err, ports.ErrExportRejected):
+		rejected = n
+	default:
+		retry = n
+	}
+	return uint64(max(0, n-retry-rejected))
 }
