@@ -16,7 +16,7 @@ const (
 // A Scenario is one measured operation and the setup it needs. Scenarios
 // with the same Row are compared with each other.
 type Scenario struct {
-	Group string // benchmark group: handler, span, onend, encode, export, invocation
+	Group string // benchmark group: handler, span, onend, encode, export, invocation, propagate, sample
 	Row   string // what is compared, e.g. "gzip=off/spans=512"
 	Side  Side
 	Spans int // spans per operation, for per-span figures; 0: not per span
@@ -109,6 +109,8 @@ func Scenarios() []Scenario {
 	all = append(all, encodeScenarios()...)
 	all = append(all, exportScenarios()...)
 	all = append(all, invocationScenarios()...)
+	all = append(all, propagationScenarios()...)
+	all = append(all, samplingScenarios()...)
 	return all
 }
 

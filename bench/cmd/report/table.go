@@ -133,6 +133,14 @@ func (t *table) print(w io.Writer, benchtime string, count int, took time.Durati
 	t.pair("span, 8 attributes", "span", "8-attributes", false, deliv)
 	t.pair("OnEnd alone", "onend", "one-span", false, deliv)
 
+	t.section("Trace context: extract + inject of traceparent + tracestate (our @dt entry and two other vendors'), TraceContext vs core.NewPropagator (+ x-dynatrace)")
+	t.pair("extract + inject", "propagate", "extract+inject", false, nil)
+	t.section("Sampling, one ShouldSample: ParentBased(AlwaysSample) vs core.NewSampler (Dynatrace rules; budget = 1000 root spans per minute)")
+	t.pair("root", "sample", "root", false, nil)
+	t.pair("root + budget", "sample", "root/budget", false, nil)
+	t.pair("remote parent, @dt tag", "sample", "remote-parent", false, nil)
+	t.pair("remote parent + budget", "sample", "remote-parent/budget", false, nil)
+
 	t.section("Encoding without network, per span: otlptrace transform + proto.Marshal vs export.AppendRequest into a reused buffer")
 	for _, n := range bench.Batches {
 		t.pair(fmt.Sprintf("%d spans", n), "encode", fmt.Sprintf("spans=%d", n), true, func(a, o figures) string {
