@@ -44,6 +44,8 @@ type call struct {
 	n         int           // attempts sent
 	wait      time.Duration // next wait, decided by checkRetry
 	outOfTime bool          // stopped because the next wait would pass the deadline
+	probe     bool          // the export probes an endpoint that was down: one attempt, no retry
+	answered  bool          // an attempt got an answer other than a gateway error
 
 	mu      sync.Mutex         // guards what Shutdown and the attempt timer touch
 	cancel  context.CancelFunc // ends the retry loop in flight; nil between loops
@@ -90,18 +92,18 @@ func (c *call) start(ctx context.Context) {
 // post sends one request body with retries and classifies the result.
 func (c *call) post(payload []byte, gzipped bool) outcome {
 	e := c.e
-	c.n, c.wait, c.outOfTime = 0, 0, false
+	c.n, c.wait, c.outOfTime, c.answered = 0, 0, false, false
 	var wait time.Duration // before a retry of a cut attempt
 	for {
 		ctx, cancel, ok := c.begin()
 		if !ok {
-			return outcome{kind: retry, err: errStopped}
+			return outcome{kind: retry, err: errStopped, verdict: noVerdict}
 		}
 		if wait > 0 && !sleep(ctx, wait) {
 			err := context.Cause(ctx)
 			c.end()
 			cancel()
-			return outcome{kind: retry, err: fmt.Errorf("POST %s: %w%s", e.endpoint, err, c.suffix())}
+			return outcome{kind: retry, err: fmt.Errorf("POST %s: %w%s", e.endpoint, err, c.suffix()), verdict: c.failed()}
 		}
 		resp, err := c.do(c.request(ctx, payload, gzipped))
 		if err == nil {
@@ -130,10 +132,27 @@ func (c *call) post(payload []byte, gzipped bool) outcome {
 		}
 		err = fmt.Errorf("POST %s: %w%s", e.endpoint, err, c.suffix())
 		if permanentTransportError(err) {
-			return outcome{kind: permanent, err: err}
+			return outcome{kind: permanent, err: err} // reachable: something answered
 		}
-		return outcome{kind: retry, err: err}
+		return outcome{kind: retry, err: err, verdict: c.failed()}
 	}
+}
+
+// failed is the verdict on a retry loop whose last attempt got no answer:
+// the endpoint is unreachable unless an earlier attempt got an answer (a
+// 429 storm that ran into the deadline), the caller cancelled, or Shutdown
+// stopped the export.
+func (c *call) failed() verdict {
+	c.mu.Lock()
+	stopped := c.stopped
+	c.mu.Unlock()
+	switch {
+	case stopped || errors.Is(c.parent.Err(), context.Canceled):
+		return noVerdict
+	case c.answered:
+		return reachable
+	}
+	return unreachable
 }
 
 // do sends r. When the HTTP client adds nothing to a request that the
@@ -215,8 +234,8 @@ func (c *call) stop() {
 func (c *call) arm() {
 	now := time.Now()
 	left := c.deadline.Sub(now)
-	if left < minSplitBudget {
-		return
+	if left < minSplitBudget || c.probe {
+		return // a probe has one attempt: it gets the whole budget
 	}
 	c.mu.Lock()
 	c.cutAt = now.Add(left / 2)
@@ -329,6 +348,7 @@ func (c *call) release() {
 	c.enc.release()
 	c.payload = nil
 	c.parent = nil
+	c.probe = false
 	if cap(c.resp) > 4<<10 {
 		c.resp = make([]byte, 0, 512)
 	}

@@ -24,6 +24,8 @@ const (
 	// which leave together, so gzip would save no round trip and cost more
 	// CPU than the whole rest of the export: a single invocation's span
 	// (about 1.4 KB) is sent as is, a batch of a few spans is compressed.
+	// DefaultOutagePause is the first fail-fast pause after an outage.
+	DefaultOutagePause         = time.Second
 	DefaultCompressionMinBytes = 2048
 
 	// DefaultMaxRequestBytes is Dynatrace's OTLP trace request limit of 8 MB,
@@ -86,6 +88,14 @@ type Config struct {
 	// fit alone is dropped.
 	MaxRequestBytes int
 
+	// OutagePause is the first pause after an export finds the endpoint
+	// down (refused, hanging, 502/503/504 to the end of its budget):
+	// exports fail fast until it has passed, then one probes; the pause
+	// doubles with every failed probe, up to a minute (or OutagePause, when
+	// longer). 0 means DefaultOutagePause; a negative value turns the
+	// fail-fast pause off, so every export retries to its budget.
+	OutagePause time.Duration
+
 	// Insecure allows an http:// Endpoint on a host that is not loopback.
 	// It never turns TLS verification off.
 	Insecure bool
@@ -102,6 +112,7 @@ func NewDefaultConfig() Config {
 		CompressionMinBytes: DefaultCompressionMinBytes,
 		Timeout:             DefaultTimeout,
 		MaxRequestBytes:     DefaultMaxRequestBytes,
+		OutagePause:         DefaultOutagePause,
 	}
 }
 
@@ -121,6 +132,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxRequestBytes == 0 {
 		c.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if c.OutagePause == 0 {
+		c.OutagePause = DefaultOutagePause
 	}
 	return c
 }
@@ -285,8 +299,8 @@ func (c Config) String() string {
 		}
 		b.WriteString("}")
 	}
-	fmt.Fprintf(&b, ", Compression: %s, CompressionLevel: %d, CompressionMinBytes: %d, Timeout: %s, MaxRequestBytes: %d, Insecure: %t}",
-		c.Compression, c.CompressionLevel, c.CompressionMinBytes, c.Timeout, c.MaxRequestBytes, c.Insecure)
+	fmt.Fprintf(&b, ", Compression: %s, CompressionLevel: %d, CompressionMinBytes: %d, Timeout: %s, MaxRequestBytes: %d, OutagePause: %s, Insecure: %t}",
+		c.Compression, c.CompressionLevel, c.CompressionMinBytes, c.Timeout, c.MaxRequestBytes, c.OutagePause, c.Insecure)
 	return b.String()
 }
 
@@ -309,6 +323,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("compression_min_bytes", c.CompressionMinBytes),
 		slog.Duration("timeout", c.Timeout),
 		slog.Int("max_request_bytes", c.MaxRequestBytes),
+		slog.Duration("outage_pause", c.OutagePause),
 		slog.Bool("insecure", c.Insecure),
 	)
 }

@@ -39,6 +39,21 @@
 // on a fresh one. A Retry-After longer than the budget is remembered:
 // exports before it has passed fail fast without a request.
 //
+// An export that ends on a transport failure or the deadline, or on a 502,
+// 503 or 504 it could not retry past, finds the endpoint down, so that one
+// invocation pays the budget rather than all of them: for a pause of 1s
+// (Config.OutagePause),
+// with ±20% jitter, exports fail fast with a [*RetryableError] holding all
+// their spans, without a request. The first export after the pause probes
+// the endpoint with a single attempt, never retried, bounded by its own
+// deadline; exports meanwhile fail fast. Any answer but a gateway error
+// (a 2xx, but also a 400, a 401 or a 429) ends the outage and full retries
+// resume; a failed probe doubles the pause, up to 1 minute. A negative
+// Config.OutagePause turns this off. The exporter
+// logs once when the endpoint goes down and once when it answers again, and
+// counts outages in [Stats].Outages. A 429, a 401 or 403, and an export the
+// caller cancelled never start an outage.
+//
 // Other answers are permanent: 400, 404, 415, 500 and the rest drop the
 // spans. Redirects are never followed, so the token never travels to
 // another host; a 3xx is a permanent error naming the location. A 401 or

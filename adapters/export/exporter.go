@@ -35,6 +35,7 @@ type Exporter struct {
 	inflight sync.WaitGroup
 
 	auth      authGate
+	outage    outageGate
 	throttled atomic.Int64 // unix nanos until which the receiver asked us to wait
 	partial   atomic.Int64 // unix nanos of the last partial-success log
 
@@ -69,6 +70,7 @@ func New(cfg Config, opts ...Option) (*Exporter, error) {
 		logger:   o.logger,
 		now:      time.Now,
 	}
+	e.outage.first, e.outage.max = cfg.OutagePause, max(outagePauseMax, cfg.OutagePause)
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
@@ -183,7 +185,20 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 		e.stats.failed.Add(uint64(len(spans)))
 		return &RetryableError{Spans: spans, Err: err}
 	}
+	probe, err := e.outage.check(e.now)
+	if err != nil {
+		e.stats.failed.Add(uint64(len(spans)))
+		return &RetryableError{Spans: spans, Err: err}
+	}
 	c.start(ctx)
+	if probe {
+		c.probe = true
+		defer func() {
+			if c.probe { // no request reached a verdict: let the next export probe
+				e.outage.endProbe()
+			}
+		}()
+	}
 	return e.export(c, spans)
 }
 

@@ -114,6 +114,14 @@ func (e *Exporter) sendRange(c *call, lo, hi int, st *exportState) {
 	e.stats.bytesCompressed.Add(uint64(len(payload)))
 
 	out := c.post(payload, gzipped)
+	switch out.verdict {
+	case reachable:
+		e.endpointUp()
+		c.probe = false // the endpoint is up: the rest of the export retries as usual
+	case unreachable:
+		e.endpointDown(out.err, c.probe)
+		c.probe = false
+	}
 	switch out.kind {
 	case sent:
 		e.stats.exported.Add(uint64(n))
@@ -164,6 +172,7 @@ type outcome struct {
 	kind          outcomeKind
 	err           error
 	rejectedSpans int64
+	verdict       verdict // what the outcome tells about the endpoint
 }
 
 // classify turns a response and its body into an outcome.
@@ -197,10 +206,15 @@ func (e *Exporter) classify(resp *http.Response, body []byte, c *call) outcome {
 		}
 		return outcome{kind: permanent, err: fmt.Errorf("%s: redirect to %s not followed; set the endpoint to the final URL", status, loc)}
 	case retryableStatus(code):
+		v := reachable // throttled, with or without Retry-After: up, and paced by the retries
+		if gatewayError(code) && !c.answered {
+			v = unreachable // the service behind the gateway is down
+		}
 		if d, ok := retryAfter(resp.Header, e.now()); ok && c.outOfTime {
 			e.throttle(d)
+			v = reachable // the remembered Retry-After paces the next exports
 		}
-		return outcome{kind: retry, err: fmt.Errorf("%s%s", status, c.suffix())}
+		return outcome{kind: retry, err: fmt.Errorf("%s%s", status, c.suffix()), verdict: v}
 	default:
 		return outcome{kind: permanent, err: fmt.Errorf("%s%s", status, e.bodySnippet(body))}
 	}
@@ -248,6 +262,12 @@ func (e *Exporter) logPartial(n int64, msg string) {
 		"rejected_spans", n, "message", msg, "endpoint", e.endpoint)
 }
 
+// gatewayError reports 502, 503 and 504: the endpoint's front answers, the
+// service behind it does not.
+func gatewayError(code int) bool {
+	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
+}
+
 func retryableStatus(code int) bool {
 	switch code {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
@@ -287,10 +307,13 @@ func (c *call) onRequest(retryablehttp.Logger, *http.Request, int) {
 
 // checkRetry runs after every attempt. It retries 429, 502, 503, 504 and
 // transport errors other than certificate problems, as long as the wait
-// fits before the export's deadline.
+// fits before the export's deadline; a probe is never retried.
 func (c *call) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	c.disarm()
-	if ctx.Err() != nil {
+	if err == nil && !gatewayError(resp.StatusCode) {
+		c.answered = true
+	}
+	if ctx.Err() != nil || c.probe {
 		return false, nil
 	}
 	var wait time.Duration
@@ -308,7 +331,9 @@ func (c *call) checkRetry(ctx context.Context, resp *http.Response, err error) (
 	default:
 		return false, nil
 	}
-	if !c.e.now().Add(wait).Before(c.deadline) {
+	// The deadline is on the real clock, as contexts are; e.now serves
+	// the pauses remembered across exports.
+	if !time.Now().Add(wait).Before(c.deadline) {
 		c.outOfTime = true
 		return false, nil
 	}
@@ -320,6 +345,8 @@ func (c *call) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duratio
 
 func (c *call) suffix() string {
 	switch {
+	case c.probe:
+		return " (probe after an outage; one attempt)"
 	case c.outOfTime:
 		return fmt.Sprintf(" (%d attempts; no time left to retry)", c.n)
 	case c.n > 1:

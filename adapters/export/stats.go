@@ -32,6 +32,8 @@ type Stats struct {
 
 	BytesRaw        uint64 // request bodies before compression, each request counted once
 	BytesCompressed uint64 // the same bodies as sent (equal to BytesRaw without compression)
+
+	Outages uint64 // times the endpoint was found down, after which exports failed fast until a probe got an answer
 }
 
 type counters struct {
@@ -39,6 +41,7 @@ type counters struct {
 	dropped                    [numDrops]atomic.Uint64
 	requests, retries          atomic.Uint64
 	bytesRaw, bytesCompressed  atomic.Uint64
+	outages                    atomic.Uint64
 }
 
 // Stats returns a snapshot of the exporter's counters.
@@ -52,6 +55,7 @@ func (e *Exporter) Stats() Stats {
 		Retries:         e.stats.retries.Load(),
 		BytesRaw:        e.stats.bytesRaw.Load(),
 		BytesCompressed: e.stats.bytesCompressed.Load(),
+		Outages:         e.stats.outages.Load(),
 	}
 	for i, name := range dropNames {
 		if n := e.stats.dropped[i].Load(); n > 0 {

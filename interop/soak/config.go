@@ -24,6 +24,10 @@ type Config struct {
 	// FlushTimeout is core.Config.FlushTimeout, the flush budget of every
 	// flush; invocation latency is checked against it.
 	FlushTimeout time.Duration
+	// OutagePause is the exporter's first fail-fast pause after it finds
+	// the endpoint down (export.Config.OutagePause); 0: its default, 1 s.
+	// The short soak scales it down with its phases.
+	OutagePause time.Duration
 	// MetadataRecovery is how long the metadata server plays its
 	// cold-start fault after the pipeline is set up.
 	MetadataRecovery time.Duration
@@ -60,6 +64,7 @@ func ShortConfig() Config {
 		Burst:            200,
 		BurstEvery:       time.Second,
 		FlushTimeout:     500 * time.Millisecond,
+		OutagePause:      100 * time.Millisecond,
 		MetadataRecovery: 800 * time.Millisecond,
 		Runs:             DefaultRuns(),
 	}

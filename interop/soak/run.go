@@ -98,7 +98,7 @@ func soakOne(ctx context.Context, cfg Config, spec RunSpec, base string) (rr Run
 	tc.ServiceName = "soak-function"
 	tc.FlushOnExit = spec.FlushOnExit
 	tc.FlushTimeout = cfg.FlushTimeout
-	exp, err := newExporter(tc, logger)
+	exp, err := newExporter(tc, logger, cfg.OutagePause)
 	if err != nil {
 		leaks.err("export.New", err)
 		return rr, err
@@ -206,8 +206,11 @@ func soakOne(ctx context.Context, cfg Config, spec RunSpec, base string) (rr Run
 }
 
 // newExporter builds the exporter from tc exactly as wiring.New does.
-func newExporter(tc core.Config, logger *slog.Logger) (*export.Exporter, error) {
+func newExporter(tc core.Config, logger *slog.Logger, outagePause time.Duration) (*export.Exporter, error) {
 	ec := export.NewDefaultConfig()
+	if outagePause != 0 {
+		ec.OutagePause = outagePause
+	}
 	ec.Endpoint = tc.Endpoint
 	ec.Token = tc.Token
 	ec.Headers = tc.Headers
