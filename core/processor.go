@@ -274,7 +274,11 @@ func (p *Processor) flush(ctx context.Context) error {
 		p.mu.Unlock()
 
 		err := p.export(ctx, batch)
-		clear(batch)
+		if err == nil {
+			// Reused only after a success: a failed export's error may
+			// hold this very slice (ports.UndeliveredError).
+			clear(batch)
+		}
 
 		p.mu.Lock()
 		p.inflight = nil
@@ -286,7 +290,7 @@ func (p *Processor) flush(ctx context.Context) error {
 			*f = flight{}
 			p.idle = f
 		}
-		if p.spare == nil && cap(batch) <= p.cfg.maxPending {
+		if err == nil && p.spare == nil && cap(batch) <= p.cfg.maxPending {
 			p.spare = batch[:0]
 		}
 		p.busy.Store(len(p.pending) > 0)
@@ -350,6 +354,12 @@ func (p *Processor) requeue(batch []sdktrace.ReadOnlySpan) {
 	keep = p.dropExpired(keep)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.shutdown {
+		// An export that outlived Shutdown's deadline failed: its spans
+		// have nowhere to go.
+		p.drop(DropShutdown, len(keep))
+		return
+	}
 	merged := append(keep, p.pending...)
 	if over := len(merged) - p.cfg.maxPending; over > 0 {
 		p.drop(DropBufferFull, over)
@@ -404,14 +414,17 @@ func (p *Processor) background() {
 // down. Spans ending afterwards are dropped and counted. It is idempotent.
 func (p *Processor) Shutdown(ctx context.Context) error {
 	p.shutdownOnce.Do(func() {
-		if p.stop != nil {
-			close(p.stop)
-			<-p.done
-		}
 		if _, ok := ctx.Deadline(); !ok {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, DefaultShutdownTimeout)
 			defer cancel()
+		}
+		if p.stop != nil {
+			close(p.stop)
+			select { // a background flush under way ends by its own budget
+			case <-p.done:
+			case <-ctx.Done():
+			}
 		}
 		err := p.flush(ctx)
 		p.mu.Lock()

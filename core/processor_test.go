@@ -433,3 +433,61 @@ func TestProcessorCountsEachSpansFate(t *testing.T) {
 		})
 	}
 }
+
+// keepingExporter fails its first export with an error holding the batch
+// itself, as an exporter's UndeliveredError may.
+type keepingExporter struct {
+	tracetest.InMemoryExporter
+	failed bool
+}
+
+func (k *keepingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if !k.failed {
+		k.failed = true
+		return partialError{spans: spans}
+	}
+	return k.InMemoryExporter.ExportSpans(ctx, spans)
+}
+
+func TestProcessorLeavesAFailedExportsSpansToItsError(t *testing.T) {
+	exp := &keepingExporter{}
+	p := core.NewProcessor(exp)
+	tp := newProvider(p)
+	endSpans(tp, 2)
+	err := p.ForceFlush(t.Context())
+	var u ports.UndeliveredError
+	if !errors.As(err, &u) {
+		t.Fatalf("ForceFlush = %v, want the exporter's error", err)
+	}
+	endSpans(tp, 3) // reuses buffers
+	if err := p.ForceFlush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range u.Undelivered() {
+		if s == nil || s.Name() != fmt.Sprintf("span-%d", i) {
+			t.Fatalf("the first error's span %d is %v now: its slice was reused", i, s)
+		}
+	}
+}
+
+func TestProcessorSpansRequeuedAfterShutdownAreCounted(t *testing.T) {
+	exp := &gateExporter{release: make(chan struct{})}
+	down := errors.New("down")
+	exp.fail.Store(&down)
+	p := core.NewProcessor(exp, core.WithFlushTimeout(time.Minute))
+	endSpans(newProvider(p), 2)
+	flushed := make(chan struct{})
+	go func() { _ = p.ForceFlush(context.Background()); close(flushed) }()
+	for exp.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	_ = p.Shutdown(ctx) // gives up while the flush's export still runs
+	close(exp.release)  // which then fails
+	<-flushed
+	st := p.Stats()
+	if st.Pending != 0 || st.Dropped[core.DropShutdown] != 2 {
+		t.Fatalf("stats = %+v, want the 2 spans counted as dropped at shutdown, none pending", st)
+	}
+}

@@ -106,6 +106,10 @@ func (c *call) post(payload []byte, gzipped bool) outcome {
 			return outcome{kind: retry, err: fmt.Errorf("POST %s: %w%s", e.endpoint, err, c.suffix()), verdict: c.failed()}
 		}
 		resp, err := c.do(c.request(ctx, payload, gzipped))
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = e.endpoint // query values redacted
+		}
 		if err == nil {
 			body := c.readResponse(resp.Body)
 			resp.Body.Close()
@@ -169,7 +173,7 @@ func (c *call) do(r *http.Request) (*http.Response, error) {
 	resp, err := c.e.client.Transport.RoundTrip(r)
 	switch {
 	case err != nil:
-		err = &url.Error{Op: "Post", URL: c.e.cfg.Endpoint, Err: err} // as http.Client reports it
+		err = &url.Error{Op: "Post", URL: c.e.endpoint, Err: err} // as http.Client reports it, query values redacted
 	case resp == nil:
 		err = errors.New("http: RoundTripper returned a nil *Response with a nil error")
 	case resp.Body == nil:
@@ -280,12 +284,19 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // request returns the POST of payload under ctx. Its body is rewound for
 // each retry by prepareRetry.
+//
+// The body is a copy of payload: a transport may go on reading a request's
+// body after RoundTrip returned (an endpoint answering 413 or 401 before
+// reading it all, HTTP/2's own writer), while the encoder's buffers are
+// reused for the next request at once. The copy is never reused, so a late
+// reader sees this request's bytes, never another's.
 func (c *call) request(ctx context.Context, payload []byte, gzipped bool) *http.Request {
+	payload = bytes.Clone(payload)
 	c.payload = payload
 	r := c.e.template.WithContext(ctx)
 	r.Header = c.headers(gzipped)
 	r.Body, _ = c.body()
-	r.GetBody = c.getBody
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(payload)), nil }
 	r.ContentLength = int64(len(payload))
 	return r
 }
