@@ -27,6 +27,17 @@ func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
 }
 
 // only returns the single span rec has ended.
+// waitEnded waits, at most 5 s, until n spans have ended.
+func waitEnded(t *testing.T, rec *tracetest.SpanRecorder, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); len(rec.Ended()) < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d spans ended after 5s, want %d", len(rec.Ended()), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func only(t *testing.T, rec *tracetest.SpanRecorder) sdktrace.ReadOnlySpan {
 	t.Helper()
 	spans := rec.Ended()
