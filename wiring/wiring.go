@@ -184,18 +184,31 @@ func build(cfg core.Config, src ports.EnvironmentSource, exp sdktrace.SpanExport
 }
 
 // Environment lookups in the background: the first one bounded by
-// lookupTimeout, then, while the environment still has gaps on GCP, a few
-// more rounds with a growing pause (the source retries failed lookups).
+// lookupTimeout, then, while the environment still has gaps on GCP, again
+// whenever the source says it may know more (see changeNotifier), or, for a
+// source that cannot tell, a few more rounds with a growing pause.
 const (
 	lookupTimeout = 5 * time.Second
 	lookupRounds  = 5
 	firstPause    = 2 * time.Second
 )
 
+// changeNotifier is an EnvironmentSource that tells when it may know more,
+// as the metadata adapter does: Changed returns a channel closed then, or
+// nil once nothing will change any more.
+type changeNotifier interface {
+	Changed() <-chan struct{}
+}
+
 func (t *Tracing) completeResource(ctx context.Context, cfg core.Config, src ports.EnvironmentSource, logger *slog.Logger) {
 	defer close(t.completionDone)
+	notifier, _ := src.(changeNotifier)
 	pause := firstPause
 	for round := 0; ; round++ {
+		var changed <-chan struct{}
+		if notifier != nil {
+			changed = notifier.Changed()
+		}
 		lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 		env, err := src.Environment(lctx)
 		cancel()
@@ -209,16 +222,28 @@ func (t *Tracing) completeResource(ctx context.Context, cfg core.Config, src por
 		if errors.Is(err, ports.ErrNotOnGCP) || !hasGaps(env) {
 			return
 		}
-		if round == lookupRounds {
+		switch {
+		case notifier != nil && changed == nil:
+			return // the source has given up, and said so itself
+		case notifier != nil:
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+			}
+		case round == lookupRounds:
 			logger.Warn("gcftrace: environment incomplete", "err", err, "project", env.ProjectID, "region", env.Region, "instance", env.InstanceID)
 			return
+		default:
+			timer := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return
+			case <-timer.C:
+			}
+			pause *= 2
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(pause):
-		}
-		pause *= 2
 	}
 }
 

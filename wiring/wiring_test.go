@@ -20,6 +20,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gcftrace/gcftrace/adapters/export/exporttest"
+	"github.com/gcftrace/gcftrace/adapters/metadata"
+	"github.com/gcftrace/gcftrace/adapters/metadata/metadatatest"
 	"github.com/gcftrace/gcftrace/adapters/handler"
 	"github.com/gcftrace/gcftrace/core"
 	"github.com/gcftrace/gcftrace/ports"
@@ -216,6 +218,53 @@ func TestNewNeverWaitsForTheEnvironment(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestResourceCompletedAsSoonAsTheSourceKnows: when a background retry of
+// the metadata adapter fills the gaps a failed cold start left, the next
+// export carries the full resource: wiring is told, it does not poll on a
+// schedule of its own (whose first pause is seconds long).
+func TestResourceCompletedAsSoonAsTheSourceKnows(t *testing.T) {
+	srv, err := metadatatest.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.FailFirst(5, metadatatest.FaultGarbage) // every lookup of the first round
+	procEnv := map[string]string{
+		metadata.EnvService: "hello", metadata.EnvRevision: "hello-00001", metadata.EnvConfiguration: "hello",
+		metadata.EnvFunctionTarget: "Hello", metadata.EnvSignatureType: "http", metadata.EnvMetadataHost: srv.Host(),
+	}
+	src := metadata.New(metadata.Config{RetryDelay: 50 * time.Millisecond},
+		metadata.WithGetenv(func(k string) string { return procEnv[k] }))
+	defer src.Close()
+	exp := newKeepExporter()
+	tr, err := wiring.New(t.Context(),
+		wiring.WithConfig(localConfig("http://127.0.0.1:4318/v1/traces")),
+		wiring.WithEnvironmentSource(src),
+		wiring.WithExporter(exp),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
+
+	start := time.Now()
+	for {
+		exp.Reset()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		if got := resourceAttr(exp.GetSpans()[0], "cloud.region"); got == metadatatest.DefaultRegion {
+			break
+		}
+		// The retry runs 25-50 ms after the first round; wiring's own
+		// schedule would wait 2 s.
+		if time.Since(start) > time.Second {
+			t.Fatal("resource not completed within 1 s of the retry that filled the gaps")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("resource complete %v after the first invocation", time.Since(start).Round(time.Millisecond))
 }
 
 func TestShutdownOnSignalFlushesThenReraises(t *testing.T) {

@@ -35,7 +35,9 @@
 // the context ends first. [Source.Known] returns what is known without
 // waiting, and [Source.Ready] is closed when the first round is over: the
 // first flush can wait on Ready with a short cap, later ones call Known.
-// [Source.Close] stops the background work.
+// [Source.Changed] tells when a round has ended, so that a caller holding
+// a partial environment learns the moment a retry fills a gap, without
+// polling. [Source.Close] stops the background work.
 //
 // The requests go through a private client of cloud.google.com/go/compute/metadata
 // (its process-wide helpers are never used) over a minimal HTTP/1.1

@@ -23,8 +23,9 @@ import (
 // concurrent use.
 //
 // [New] starts the metadata lookups in the background; [Source.Environment]
-// waits for the first round of them, up to its context; [Source.Known] and
-// [Source.Ready] never wait; [Source.Close] stops what is still running.
+// waits for the first round of them, up to its context; [Source.Known],
+// [Source.Ready] and [Source.Changed] never wait; [Source.Close] stops what
+// is still running.
 type Source struct {
 	base    ports.Environment // Config over the process environment
 	onGCP   bool
@@ -33,14 +34,15 @@ type Source struct {
 	settled chan struct{} // closed when no lookup is left to run
 
 	// Lookup state; nil or zero when the Source makes no lookups.
-	cfg    Config
-	logger *slog.Logger
-	client *gcemetadata.Client
-	tr     *transport
-	stop   context.CancelFunc
-	once   sync.Once // guards Close
-	mu     sync.Mutex
-	found  ports.Environment // valid lookup answers, guarded by mu
+	cfg     Config
+	logger  *slog.Logger
+	client  *gcemetadata.Client
+	tr      *transport
+	stop    context.CancelFunc
+	once    sync.Once // guards Close
+	mu      sync.Mutex
+	found   ports.Environment // valid lookup answers, guarded by mu
+	changed chan struct{}     // see Changed; guarded by mu, nil once settled
 }
 
 var _ ports.EnvironmentSource = (*Source)(nil)
@@ -88,6 +90,7 @@ func New(cfg Config, opts ...Option) *Source {
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
+	s.changed = make(chan struct{})
 	s.tr = newTransport(host, o.dial)
 	s.client = newClient(s.tr)
 	ctx, stop := context.WithCancel(context.Background())
@@ -139,6 +142,31 @@ func (s *Source) Known() (ports.Environment, error) {
 // nothing to look up, and by Close.
 func (s *Source) Ready() <-chan struct{} { return s.ready }
 
+// Changed returns a channel that is closed when a round of lookups ends,
+// the first or a background retry, so that Known may answer more; take it
+// before calling Known, so that no round is missed. It returns nil once the
+// background lookups have ended for good (all answered, retries spent, or
+// Close): Known will not change any more.
+func (s *Source) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// roundOver wakes the receivers of Changed; last ends Changed for good.
+func (s *Source) roundOver(last bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changed == nil {
+		return
+	}
+	close(s.changed)
+	s.changed = nil
+	if !last {
+		s.changed = make(chan struct{})
+	}
+}
+
 // Close stops the background lookups, in flight or scheduled, and waits for
 // them to return. What was learned stays available. Close is safe to call
 // more than once and always returns nil.
@@ -168,7 +196,9 @@ func (s *Source) missing() []int {
 // left to retry, the retries are spent or ctx is cancelled.
 func (s *Source) run(ctx context.Context, first *round, start time.Time) {
 	defer close(s.settled)
+	defer s.roundOver(true)
 	<-first.done
+	s.roundOver(false)
 	failed := first.failed
 	s.logger.Debug("metadata: first lookups done",
 		"elapsed", time.Since(start), "lookups", first.n, "failed", len(failed))
@@ -193,6 +223,9 @@ func (s *Source) run(ctx context.Context, first *round, start time.Time) {
 		r := s.startRound(ctx, todo, nil)
 		<-r.done
 		failed = r.failed
+		if len(failed) > 0 {
+			s.roundOver(false)
+		}
 	}
 	if len(failed) > 0 && ctx.Err() == nil {
 		attrs := []any{"elapsed", time.Since(start)}

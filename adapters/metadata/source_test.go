@@ -332,6 +332,41 @@ func TestRetryFillsGap(t *testing.T) {
 	})
 }
 
+// TestChangedWakesPerRound: Changed is closed when a round ends, first or
+// retry, so a caller learns of a filled gap at once, and is nil once the
+// lookups have ended for good.
+func TestChangedWakesPerRound(t *testing.T) {
+	srv := newServer(t)
+	srv.FailFirst(len(paths), mdt.FaultGarbage) // the whole first round
+	s := newSource(t, metadata.Config{Timeout: 500 * time.Millisecond, RetryDelay: 50 * time.Millisecond}, gen2(srv.Host()))
+
+	first := s.Changed()
+	if first == nil {
+		t.Fatal("Changed() = nil while the first round runs")
+	}
+	wait(t, first, time.Second, "Changed after the first round")
+	if env, _ := s.Known(); env != fromEnv {
+		t.Fatalf("after the first round: %+v, want nothing found", env)
+	}
+	// The retry round fills the gaps and is the last: the channel taken
+	// now is closed by it, and Changed is nil after it.
+	wait(t, s.Changed(), 2*time.Second, "Changed after the retry round")
+	if env, _ := s.Known(); env != complete {
+		t.Errorf("after the retry round: %+v, want %+v", env, complete)
+	}
+	wait(t, metadata.Settled(s), time.Second, "settled")
+	if ch := s.Changed(); ch != nil {
+		t.Error("Changed() != nil after the lookups ended")
+	}
+}
+
+func TestChangedNilWithoutLookups(t *testing.T) {
+	s := newSource(t, metadata.Config{}, map[string]string{})
+	if ch := s.Changed(); ch != nil {
+		t.Error("Changed() != nil off GCP, where no lookup runs")
+	}
+}
+
 // TestRetriesBounded: a lookup that never succeeds is tried 1+Retries
 // times, then given up; a 404 is never retried.
 func TestRetriesBounded(t *testing.T) {

@@ -3,6 +3,7 @@ package soak
 import (
 	"time"
 
+	"github.com/gcftrace/gcftrace/adapters/metadata"
 	"github.com/gcftrace/gcftrace/adapters/metadata/metadatatest"
 	"github.com/gcftrace/gcftrace/core"
 )
@@ -31,6 +32,13 @@ type Config struct {
 	// MetadataRecovery is how long the metadata server plays its
 	// cold-start fault after the pipeline is set up.
 	MetadataRecovery time.Duration
+	// Metadata is the metadata adapter's timing (a round's deadline and
+	// the pause before its first retry round); zero: its defaults. The
+	// short soak scales it down with its phases, so that the retry after
+	// the cold-start fault lands well inside the first healthy phase, the
+	// one phase in which every export of the flush-on-exit run reaches the
+	// endpoint.
+	Metadata metadata.Config
 	// Runs are the function instances to soak, one after the other.
 	Runs []RunSpec
 }
@@ -65,7 +73,8 @@ func ShortConfig() Config {
 		BurstEvery:       time.Second,
 		FlushTimeout:     500 * time.Millisecond,
 		OutagePause:      100 * time.Millisecond,
-		MetadataRecovery: 800 * time.Millisecond,
+		MetadataRecovery: 150 * time.Millisecond,
+		Metadata:         metadata.Config{Timeout: 250 * time.Millisecond, RetryDelay: 100 * time.Millisecond},
 		Runs:             DefaultRuns(),
 	}
 }

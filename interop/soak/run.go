@@ -87,7 +87,7 @@ func soakOne(ctx context.Context, cfg Config, spec RunSpec, base string) (rr Run
 		metadata.EnvSignatureType:  "http",
 		metadata.EnvMetadataHost:   meta.Host(),
 	}
-	src := metadata.New(metadata.Config{}, metadata.WithGetenv(func(k string) string { return env[k] }), metadata.WithLogger(logger))
+	src := metadata.New(cfg.Metadata, metadata.WithGetenv(func(k string) string { return env[k] }), metadata.WithLogger(logger))
 	closers = append(closers, func() { leaks.err("metadata Source Close", src.Close()) })
 	recovery := time.AfterFunc(cfg.MetadataRecovery, func() { _ = meta.SetFault(metadatatest.FaultNone) })
 	closers = append(closers, func() { recovery.Stop() })
