@@ -20,9 +20,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gcftrace/gcftrace/adapters/export/exporttest"
+	"github.com/gcftrace/gcftrace/adapters/handler"
 	"github.com/gcftrace/gcftrace/adapters/metadata"
 	"github.com/gcftrace/gcftrace/adapters/metadata/metadatatest"
-	"github.com/gcftrace/gcftrace/adapters/handler"
 	"github.com/gcftrace/gcftrace/core"
 	"github.com/gcftrace/gcftrace/ports"
 	"github.com/gcftrace/gcftrace/ports/portstest"
