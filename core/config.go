@@ -25,14 +25,15 @@ import (
 // Dynatrace environment variables read by ConfigFromEnv. Each one overrides
 // the dtconfig.json key named in its comment.
 const (
-	EnvTenant             = "DT_TENANT"                // Tenant
-	EnvClusterID          = "DT_CLUSTER_ID"            // ClusterID
-	EnvBaseURL            = "DT_CONNECTION_BASE_URL"   // Connection.BaseUrl
-	EnvAuthToken          = "DT_CONNECTION_AUTH_TOKEN" // Connection.AuthToken
-	EnvLoggingDestination = "DT_LOGGING_DESTINATION"   // Logging.Destination
-	EnvFlushOnExit        = "DT_FLUSH_ON_EXIT"         // FlushOnExit (gcftrace's own key)
-	EnvFlushTimeout       = "DT_FLUSH_TIMEOUT_MS"      // FlushTimeoutMs (gcftrace's own key)
-	EnvRootSpansPerMinute = "DT_ROOT_SPANS_PER_MINUTE" // RootSpansPerMinute (gcftrace's own key)
+	EnvTenant             = "DT_TENANT"                     // Tenant
+	EnvClusterID          = "DT_CLUSTER_ID"                 // ClusterID
+	EnvBaseURL            = "DT_CONNECTION_BASE_URL"        // Connection.BaseUrl
+	EnvAuthToken          = "DT_CONNECTION_AUTH_TOKEN"      // Connection.AuthToken
+	EnvAuthTokenFile      = "DT_CONNECTION_AUTH_TOKEN_FILE" // Connection.AuthTokenFile (gcftrace's own key; read again after a 401/403)
+	EnvLoggingDestination = "DT_LOGGING_DESTINATION"        // Logging.Destination
+	EnvFlushOnExit        = "DT_FLUSH_ON_EXIT"              // FlushOnExit (gcftrace's own key)
+	EnvFlushTimeout       = "DT_FLUSH_TIMEOUT_MS"           // FlushTimeoutMs (gcftrace's own key)
+	EnvRootSpansPerMinute = "DT_ROOT_SPANS_PER_MINUTE"      // RootSpansPerMinute (gcftrace's own key)
 
 	// EnvConfigFilePath names the dtconfig.json to read, as in Dynatrace's
 	// Go packages. It wins over EnvConfigFile.
@@ -90,12 +91,15 @@ func (d DynatraceConfig) Enabled() bool { return d.Tenant != "" && d.ClusterID !
 //
 // Config never shows its secrets: String, GoString, Format (every fmt verb),
 // LogValue and MarshalJSON print Token and every header value as
-// "[redacted]".
+// "[redacted]", and hide the token in TokenFile wherever else it might
+// appear (the token ConfigFromEnv read; for a Config built otherwise, they
+// read the file).
 type Config struct {
 	Dynatrace DynatraceConfig
 
 	BaseURL            string // DT_CONNECTION_BASE_URL, trailing "/" stripped
 	Token              string // DT_CONNECTION_AUTH_TOKEN; never shown, see above
+	TokenFile          string // DT_CONNECTION_AUTH_TOKEN_FILE: a file holding the token instead of Token
 	LoggingDestination string // DT_LOGGING_DESTINATION: off, stdout or stderr
 
 	Disabled           bool                 // OTEL_SDK_DISABLED
@@ -117,6 +121,10 @@ type Config struct {
 
 	Source   string   // the dtconfig.json read, "" when none
 	Warnings []string // problems that did not stop the configuration
+
+	// tokenFromFile is the token ConfigFromEnv read from TokenFile, kept
+	// only to be hidden wherever c is shown.
+	tokenFromFile string
 
 	_ struct{} // forbid unkeyed literals
 }
@@ -159,6 +167,13 @@ func NewDefaultConfig() Config {
 //	DT_CONNECTION_BASE_URL    Connection.BaseUrl   -      http(s) URL of the environment; the endpoint
 //	                                                      is <base>/api/v2/otlp/v1/traces
 //	DT_CONNECTION_AUTH_TOKEN  Connection.AuthToken -      API token (scope openTelemetryTrace.ingest)
+//	DT_CONNECTION_AUTH_TOKEN_FILE
+//	                          Connection.AuthTokenFile
+//	                                               -      a file holding the API token instead, e.g. a
+//	                                                      secret mounted as a volume (gcftrace's own
+//	                                                      key; set the token or the file); read again
+//	                                                      after a 401/403, so that a rotated secret
+//	                                                      recovers without a restart
 //	DT_LOGGING_DESTINATION    Logging.Destination  off    off, stdout or stderr
 //	DT_FLUSH_ON_EXIT          FlushOnExit          true   flush after every invocation
 //	DT_FLUSH_TIMEOUT_MS       FlushTimeoutMs       2000   flush budget in milliseconds
@@ -188,8 +203,12 @@ func NewDefaultConfig() Config {
 // The endpoint is OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else
 // OTEL_EXPORTER_OTLP_ENDPOINT + "/v1/traces", else DT_CONNECTION_BASE_URL +
 // "/api/v2/otlp/v1/traces". Unless tracing is disabled, an endpoint is
-// required, and so is a token unless the headers carry an Authorization
-// header or the endpoint is loopback (a local OneAgent or collector).
+// required, and so is a token (DT_CONNECTION_AUTH_TOKEN or
+// DT_CONNECTION_AUTH_TOKEN_FILE, not both) unless the headers carry an
+// Authorization header or the endpoint is loopback (a local OneAgent or
+// collector). The token file is read here and must hold a token; surrounding
+// whitespace and newlines are trimmed, and a relative path is taken from the
+// working directory.
 //
 // Malformed DT_* and dtconfig.json values and malformed endpoint URLs are
 // errors. Other malformed OTEL_* values are warnings, as in the OpenTelemetry
@@ -218,10 +237,14 @@ func ConfigFromEnv() (Config, error) {
 // Validate reports every problem of c at once, joined with errors.Join, each
 // naming the variable the field is read from (the Endpoint as
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT). Endpoint must be set unless Disabled;
-// ConfigFromEnv derives it from BaseURL. Validate never shows Token or
+// ConfigFromEnv derives it from BaseURL. It reads TokenFile, when set, which
+// must hold a token. Validate never shows Token, the token in TokenFile or
 // header values.
 func (c Config) Validate() error {
 	chk := newConfigCheck()
+	if c.TokenFile != "" {
+		c.tokenFromFile = chk.readTokenFile(c.TokenFile)
+	}
 	chk.addSecrets(c.secrets()...)
 	c.validate(chk)
 	return errors.Join(chk.errs...)
@@ -235,6 +258,7 @@ const (
 	fieldClusterID
 	fieldBaseURL
 	fieldToken
+	fieldTokenFile
 	fieldLogging
 	fieldEndpoint
 	fieldHeaders
@@ -261,6 +285,7 @@ func newConfigCheck() *configCheck {
 		fieldClusterID:    EnvClusterID,
 		fieldBaseURL:      EnvBaseURL,
 		fieldToken:        EnvAuthToken,
+		fieldTokenFile:    EnvAuthTokenFile,
 		fieldLogging:      EnvLoggingDestination,
 		fieldEndpoint:     EnvOTLPTracesEndpoint,
 		fieldHeaders:      EnvOTLPHeaders,
@@ -390,15 +415,24 @@ func (c Config) validate(k *configCheck) {
 	// is needed.
 	endpointUnusable := endpoint == "" && (k.bad[fieldEndpoint] || baseBad || c.BaseURL != "")
 
+	badToken := func(s string) bool {
+		return strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
+	}
 	switch {
-	case k.bad[fieldToken]:
+	case c.Token != "" && c.TokenFile != "":
+		k.errorf(fieldTokenFile, "conflicts with %s; set one of them", k.names[fieldToken])
+	case k.bad[fieldToken] || k.bad[fieldTokenFile]: // reported while reading
 	case c.Token != "":
-		if strings.ContainsFunc(c.Token, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		if badToken(c.Token) {
 			k.errorf(fieldToken, "contains whitespace or control characters")
+		}
+	case c.TokenFile != "":
+		if badToken(c.tokenFromFile) {
+			k.errorf(fieldTokenFile, "the token in %s contains whitespace or control characters", k.quote(c.TokenFile))
 		}
 	case c.Disabled, endpointUnusable, hasAuthorization(c.Headers), isLoopbackURL(endpoint):
 	default:
-		k.errorf(fieldToken, "required (or an Authorization header in %s)", EnvOTLPHeaders)
+		k.errorf(fieldToken, "required (or %s, or an Authorization header in %s)", k.names[fieldTokenFile], EnvOTLPHeaders)
 	}
 
 	for _, name := range slices.Sorted(maps.Keys(c.Headers)) {
@@ -476,12 +510,17 @@ func (l *envLoader) get(f configField, env, key string, text bool) (string, bool
 }
 
 // loadSecrets reads the token and notes every value that must not be shown:
-// the token (also a file token that the variable overrides) and the
-// Authorization values of the OTEL_* header variables, decoded or not.
+// the token (also a file token that the variable overrides), the token in
+// the token file and the Authorization values of the OTEL_* header
+// variables, decoded or not.
 func (l *envLoader) loadSecrets() {
 	k := l.chk
 	l.cfg.Token, _ = l.get(fieldToken, EnvAuthToken, "Connection.AuthToken", true)
 	k.addSecrets(l.cfg.Token)
+	if path, ok := l.get(fieldTokenFile, EnvAuthTokenFile, "Connection.AuthTokenFile", true); ok {
+		l.cfg.TokenFile = path
+		l.cfg.tokenFromFile = k.readTokenFile(path)
+	}
 	if l.file != nil {
 		var s string
 		if json.Unmarshal(l.file.values["Connection.AuthToken"], &s) == nil {
@@ -501,6 +540,29 @@ func (l *envLoader) loadSecrets() {
 			}
 		}
 	}
+}
+
+// readTokenFile returns the token in the file at path, surrounding
+// whitespace trimmed, notes it as a secret, and reports a file that cannot
+// be read or holds nothing as a problem of fieldTokenFile. A malformed
+// token is returned too, so that it stays hidden; validate reports it.
+func (k *configCheck) readTokenFile(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		reason := err
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) {
+			reason = pathErr.Err // the path is quoted below
+		}
+		k.errorf(fieldTokenFile, "cannot read %s: %v", k.quote(path), reason)
+		return ""
+	}
+	token := strings.TrimSpace(string(b))
+	k.addSecrets(token)
+	if token == "" {
+		k.errorf(fieldTokenFile, "%s is empty", k.quote(path))
+	}
+	return token
 }
 
 // authSecrets returns an authorization value and, when it has a scheme
@@ -705,39 +767,40 @@ const (
 // the ones Dynatrace documents for its own packages, which are accepted
 // silently so that a generated dtconfig.json gives no warnings.
 var fileKeys = map[string]fileKeyKind{
-	"Tenant":                                fileKeyUsed,
-	"ClusterID":                             fileKeyUsed,
-	"Connection":                            fileKeySection,
-	"Connection.BaseUrl":                    fileKeyUsed,
-	"Connection.AuthToken":                  fileKeyUsed,
-	"Logging":                               fileKeySection,
-	"Logging.Destination":                   fileKeyUsed,
-	"FlushOnExit":                           fileKeyUsed,
-	"FlushTimeoutMs":                        fileKeyUsed,
-	"RootSpansPerMinute":                    fileKeyUsed,
-	"AgentActive":                           fileKeyIgnored,
-	"Connection.AuthTokenSecretsManagerArn": fileKeyIgnored,
-	"Connection.FlushConnectTimeoutMs":      fileKeyIgnored,
-	"Connection.FlushDataTimeoutMs":         fileKeyIgnored,
+	"Tenant":                                     fileKeyUsed,
+	"ClusterID":                                  fileKeyUsed,
+	"Connection":                                 fileKeySection,
+	"Connection.BaseUrl":                         fileKeyUsed,
+	"Connection.AuthToken":                       fileKeyUsed,
+	"Connection.AuthTokenFile":                   fileKeyUsed,
+	"Logging":                                    fileKeySection,
+	"Logging.Destination":                        fileKeyUsed,
+	"FlushOnExit":                                fileKeyUsed,
+	"FlushTimeoutMs":                             fileKeyUsed,
+	"RootSpansPerMinute":                         fileKeyUsed,
+	"AgentActive":                                fileKeyIgnored,
+	"Connection.AuthTokenSecretsManagerArn":      fileKeyIgnored,
+	"Connection.FlushConnectTimeoutMs":           fileKeyIgnored,
+	"Connection.FlushDataTimeoutMs":              fileKeyIgnored,
 	"Connection.InsecureDisableCertificateCheck": fileKeyIgnored,
-	"Logging.Go":                             fileKeyIgnored,
-	"Logging.Python":                         fileKeyIgnored,
-	"Testability":                            fileKeySection,
-	"Testability.SpanProcessingIntervalMs":   fileKeyIgnored,
-	"Testability.KeepAliveIntervalMs":        fileKeyIgnored,
-	"Testability.MetricCollectionIntervalMs": fileKeyIgnored,
-	"Testability.MetricCollectionsPerExport": fileKeyIgnored,
-	"RUM":                                    fileKeySection,
-	"RUM.ClientIpHeaders":                    fileKeyIgnored,
-	"RUM.ApplicationId":                      fileKeyIgnored,
-	"Debug":                                  fileKeySection,
-	"Debug.AddStackOnStart":                  fileKeyIgnored,
-	"OpenTelemetry":                          fileKeySection,
-	"OpenTelemetry.AllowExplicitParent":      fileKeyIgnored,
-	"OpenTelemetry.DisabledSensors":          fileKeyIgnored,
-	"OpenTelemetry.EnableIntegration":        fileKeyIgnored,
-	"OpenTelemetry.OverrideMaxApiVersion":    fileKeyIgnored,
-	"Sensors":                                fileKeyIgnored,
+	"Logging.Go":                                 fileKeyIgnored,
+	"Logging.Python":                             fileKeyIgnored,
+	"Testability":                                fileKeySection,
+	"Testability.SpanProcessingIntervalMs":       fileKeyIgnored,
+	"Testability.KeepAliveIntervalMs":            fileKeyIgnored,
+	"Testability.MetricCollectionIntervalMs":     fileKeyIgnored,
+	"Testability.MetricCollectionsPerExport":     fileKeyIgnored,
+	"RUM":                                        fileKeySection,
+	"RUM.ClientIpHeaders":                        fileKeyIgnored,
+	"RUM.ApplicationId":                          fileKeyIgnored,
+	"Debug":                                      fileKeySection,
+	"Debug.AddStackOnStart":                      fileKeyIgnored,
+	"OpenTelemetry":                              fileKeySection,
+	"OpenTelemetry.AllowExplicitParent":          fileKeyIgnored,
+	"OpenTelemetry.DisabledSensors":              fileKeyIgnored,
+	"OpenTelemetry.EnableIntegration":            fileKeyIgnored,
+	"OpenTelemetry.OverrideMaxApiVersion":        fileKeyIgnored,
+	"Sensors":                                    fileKeyIgnored,
 }
 
 // fileKeysFolded maps lower-cased names to the canonical ones of fileKeys.
@@ -886,6 +949,8 @@ func (l *envLoader) markBad(key string) {
 		l.chk.bad[fieldBaseURL] = true
 	case "Connection.AuthToken":
 		l.chk.bad[fieldToken] = true
+	case "Connection.AuthTokenFile":
+		l.chk.bad[fieldTokenFile] = true
 	case "Logging.Destination":
 		l.chk.bad[fieldLogging] = true
 	}
@@ -988,9 +1053,16 @@ func parseMillis(s string) (time.Duration, bool) {
 	return time.Duration(n) * time.Millisecond, true
 }
 
-// secrets returns the values that must never be shown.
+// secrets returns the values that must never be shown. The token in
+// TokenFile is the one ConfigFromEnv read; a Config built otherwise has the
+// file read now.
 func (c Config) secrets() []string {
-	s := []string{c.Token}
+	s := []string{c.Token, c.tokenFromFile}
+	if c.TokenFile != "" && c.tokenFromFile == "" {
+		if b, err := os.ReadFile(c.TokenFile); err == nil {
+			s = append(s, strings.TrimSpace(string(b)))
+		}
+	}
 	for k, v := range c.Headers {
 		if strings.EqualFold(k, "Authorization") {
 			s = append(s, authSecrets(v)...)
@@ -1007,6 +1079,8 @@ func (c Config) redacted() Config {
 	if r.Token != "" {
 		r.Token = redactedValue
 	}
+	r.tokenFromFile = ""
+	r.TokenFile = chk.scrub(c.TokenFile)
 	if c.Headers != nil {
 		r.Headers = make(map[string]string, len(c.Headers))
 		for k := range c.Headers {
@@ -1043,8 +1117,8 @@ func (c Config) redacted() Config {
 func (c Config) String() string {
 	r := c.redacted()
 	var b strings.Builder
-	fmt.Fprintf(&b, "{Dynatrace:{Tenant:%s ClusterID:%d} BaseURL:%s Token:%s LoggingDestination:%s",
-		r.Dynatrace.Tenant, r.Dynatrace.ClusterID, r.BaseURL, r.Token, r.LoggingDestination)
+	fmt.Fprintf(&b, "{Dynatrace:{Tenant:%s ClusterID:%d} BaseURL:%s Token:%s TokenFile:%s LoggingDestination:%s",
+		r.Dynatrace.Tenant, r.Dynatrace.ClusterID, r.BaseURL, r.Token, r.TokenFile, r.LoggingDestination)
 	fmt.Fprintf(&b, " Disabled:%t ServiceName:%s ResourceAttributes:[", r.Disabled, r.ServiceName)
 	for i, kv := range r.ResourceAttributes {
 		if i > 0 {
@@ -1062,10 +1136,10 @@ func (c Config) String() string {
 // redacted.
 func (c Config) GoString() string {
 	r := c.redacted()
-	return fmt.Sprintf("core.Config{Dynatrace:%#v, BaseURL:%#v, Token:%#v, LoggingDestination:%#v, "+
+	return fmt.Sprintf("core.Config{Dynatrace:%#v, BaseURL:%#v, Token:%#v, TokenFile:%#v, LoggingDestination:%#v, "+
 		"Disabled:%#v, ServiceName:%#v, ResourceAttributes:%#v, Endpoint:%#v, Headers:%#v, "+
 		"Compression:%#v, Timeout:%#v, FlushOnExit:%#v, FlushTimeout:%#v, RootSpansPerMinute:%#v, Source:%#v, Warnings:%#v}",
-		r.Dynatrace, r.BaseURL, r.Token, r.LoggingDestination,
+		r.Dynatrace, r.BaseURL, r.Token, r.TokenFile, r.LoggingDestination,
 		r.Disabled, r.ServiceName, r.ResourceAttributes, r.Endpoint, r.Headers,
 		r.Compression, r.Timeout, r.FlushOnExit, r.FlushTimeout, r.RootSpansPerMinute, r.Source, r.Warnings)
 }
@@ -1100,6 +1174,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("cluster_id", int(r.Dynatrace.ClusterID)),
 		slog.String("base_url", r.BaseURL),
 		slog.String("token", r.Token),
+		slog.String("token_file", r.TokenFile),
 		slog.String("logging_destination", r.LoggingDestination),
 		slog.Bool("disabled", r.Disabled),
 		slog.String("service_name", r.ServiceName),

@@ -30,7 +30,7 @@ const (
 
 // configKeys are the variables ConfigFromEnv reads.
 var configKeys = []string{
-	core.EnvTenant, core.EnvClusterID, core.EnvBaseURL, core.EnvAuthToken,
+	core.EnvTenant, core.EnvClusterID, core.EnvBaseURL, core.EnvAuthToken, core.EnvAuthTokenFile,
 	core.EnvLoggingDestination, core.EnvFlushOnExit, core.EnvFlushTimeout, core.EnvRootSpansPerMinute,
 	core.EnvConfigFilePath, core.EnvConfigFile, "K_SERVICE",
 	core.EnvSDKDisabled, core.EnvServiceName, core.EnvResourceAttributes,
@@ -121,7 +121,7 @@ func errorLines(err error) []string {
 }
 
 // diffConfig describes how got differs from want, field by field. Token is
-// compared but never printed.
+// compared but never printed; unexported fields are left out.
 func diffConfig(got, want core.Config) string {
 	var b strings.Builder
 	if got.Token != want.Token {
@@ -131,7 +131,7 @@ func diffConfig(got, want core.Config) string {
 	g, w := reflect.ValueOf(got), reflect.ValueOf(want)
 	for i := range g.NumField() {
 		name := g.Type().Field(i).Name
-		if name == "_" || reflect.DeepEqual(g.Field(i).Interface(), w.Field(i).Interface()) {
+		if !g.Type().Field(i).IsExported() || reflect.DeepEqual(g.Field(i).Interface(), w.Field(i).Interface()) {
 			continue
 		}
 		fmt.Fprintf(&b, "\n  %s = %#v\n  %*s want %#v", name, g.Field(i).Interface(), len(name), "", w.Field(i).Interface())
@@ -274,6 +274,29 @@ func TestConfigFromEnv(t *testing.T) {
 				c.Token = ""
 				c.Headers = map[string]string{"Authorization": "Api-Token " + headerToken}
 			}),
+		},
+		{
+			name:  "token file instead of a token",
+			give:  map[string]string{core.EnvBaseURL: testBaseURL, core.EnvAuthTokenFile: "secret/token"},
+			files: map[string]string{"secret/token": " " + fileToken + "\n"},
+			want:  wantValid(func(c *core.Config) { c.Token, c.TokenFile = "", "secret/token" }),
+		},
+		{
+			name: "token file in dtconfig.json",
+			files: map[string]string{
+				"dtconfig.json": `{"Connection": {"BaseUrl": "` + testBaseURL + `", "AuthTokenFile": "secret/token"}}`,
+				"secret/token":  fileToken,
+			},
+			want: wantValid(func(c *core.Config) { c.Token, c.TokenFile, c.Source = "", "secret/token", "./dtconfig.json" }),
+		},
+		{
+			name: "token file variable wins over the file key",
+			give: map[string]string{core.EnvAuthTokenFile: "env-token"},
+			files: map[string]string{
+				"dtconfig.json": `{"Connection": {"BaseUrl": "` + testBaseURL + `", "AuthTokenFile": "missing"}}`,
+				"env-token":     fileToken,
+			},
+			want: wantValid(func(c *core.Config) { c.Token, c.TokenFile, c.Source = "", "env-token", "./dtconfig.json" }),
 		},
 		{
 			name: "compression none",
@@ -584,18 +607,18 @@ func TestConfigFromEnvErrors(t *testing.T) {
 			name: "nothing set",
 			want: []string{
 				"DT_CONNECTION_BASE_URL: required (or set OTEL_EXPORTER_OTLP_ENDPOINT)",
-				"DT_CONNECTION_AUTH_TOKEN: required (or an Authorization header in OTEL_EXPORTER_OTLP_HEADERS)",
+				"DT_CONNECTION_AUTH_TOKEN: required (or DT_CONNECTION_AUTH_TOKEN_FILE, or an Authorization header in OTEL_EXPORTER_OTLP_HEADERS)",
 			},
 		},
 		{
 			name: "token missing",
 			give: map[string]string{core.EnvBaseURL: testBaseURL, core.EnvOTLPHeaders: "x-other=1"},
-			want: []string{"DT_CONNECTION_AUTH_TOKEN: required (or an Authorization header in OTEL_EXPORTER_OTLP_HEADERS)"},
+			want: []string{"DT_CONNECTION_AUTH_TOKEN: required (or DT_CONNECTION_AUTH_TOKEN_FILE, or an Authorization header in OTEL_EXPORTER_OTLP_HEADERS)"},
 		},
 		{
 			name: "token missing for a non-loopback OTLP endpoint",
 			give: map[string]string{core.EnvOTLPEndpoint: "http://10.0.0.1:4318"},
-			want: []string{"DT_CONNECTION_AUTH_TOKEN: required (or an Authorization header in OTEL_EXPORTER_OTLP_HEADERS)"},
+			want: []string{"DT_CONNECTION_AUTH_TOKEN: required (or DT_CONNECTION_AUTH_TOKEN_FILE, or an Authorization header in OTEL_EXPORTER_OTLP_HEADERS)"},
 		},
 		{
 			name: "base URL missing",
@@ -631,6 +654,59 @@ func TestConfigFromEnvErrors(t *testing.T) {
 			name: "logging destination",
 			give: validEnv(core.EnvLoggingDestination, "file"),
 			want: []string{`DT_LOGGING_DESTINATION: want off, stdout or stderr, got "file"`},
+		},
+		{
+			name:  "token and token file",
+			give:  validEnv(core.EnvAuthTokenFile, "token"),
+			files: map[string]string{"token": fileToken},
+			want:  []string{"DT_CONNECTION_AUTH_TOKEN_FILE: conflicts with DT_CONNECTION_AUTH_TOKEN; set one of them"},
+		},
+		{
+			name:  "token variable and token file key",
+			give:  validEnv(),
+			files: map[string]string{"dtconfig.json": `{"Connection": {"AuthTokenFile": "token"}}`, "token": fileToken},
+			want:  []string{"Connection.AuthTokenFile (./dtconfig.json): conflicts with DT_CONNECTION_AUTH_TOKEN; set one of them"},
+		},
+		{
+			name:  "token key and token file variable",
+			give:  map[string]string{core.EnvBaseURL: testBaseURL, core.EnvAuthTokenFile: "token"},
+			files: map[string]string{"dtconfig.json": `{"Connection": {"AuthToken": "` + testToken + `"}}`, "token": fileToken},
+			want:  []string{"DT_CONNECTION_AUTH_TOKEN_FILE: conflicts with Connection.AuthToken (./dtconfig.json); set one of them"},
+		},
+		{
+			name: "token file missing",
+			give: map[string]string{core.EnvBaseURL: testBaseURL, core.EnvAuthTokenFile: "missing"},
+			want: []string{`DT_CONNECTION_AUTH_TOKEN_FILE: cannot read "missing": no such file or directory`},
+		},
+		{
+			name:  "token file is a directory",
+			give:  map[string]string{core.EnvBaseURL: testBaseURL, core.EnvAuthTokenFile: "secret"},
+			files: map[string]string{"secret/token": fileToken},
+			want:  []string{`DT_CONNECTION_AUTH_TOKEN_FILE: cannot read "secret": is a directory`},
+		},
+		{
+			name:  "token file empty",
+			give:  map[string]string{core.EnvBaseURL: testBaseURL, core.EnvAuthTokenFile: "token"},
+			files: map[string]string{"token": " \n\n"},
+			want:  []string{`DT_CONNECTION_AUTH_TOKEN_FILE: "token" is empty`},
+		},
+		{
+			name:  "token file with two lines",
+			give:  map[string]string{core.EnvBaseURL: testBaseURL, core.EnvAuthTokenFile: "token"},
+			files: map[string]string{"token": fileToken + "\n" + fileToken + "\n"},
+			want:  []string{`DT_CONNECTION_AUTH_TOKEN_FILE: the token in "token" contains whitespace or control characters`},
+		},
+		{
+			name:  "token file key missing",
+			give:  map[string]string{core.EnvBaseURL: testBaseURL},
+			files: map[string]string{"dtconfig.json": `{"Connection": {"AuthTokenFile": "missing"}}`},
+			want:  []string{`Connection.AuthTokenFile (./dtconfig.json): cannot read "missing": no such file or directory`},
+		},
+		{
+			name:  "token file key not a string",
+			give:  map[string]string{core.EnvBaseURL: testBaseURL},
+			files: map[string]string{"dtconfig.json": `{"Connection": {"AuthTokenFile": 5}}`},
+			want:  []string{"Connection.AuthTokenFile (./dtconfig.json): want a string, got number"},
 		},
 		{
 			name: "cluster id not a number",
@@ -861,6 +937,13 @@ func TestConfigValidate(t *testing.T) {
 		edit(&c)
 		return c
 	}
+	dir := t.TempDir()
+	tokenFile, emptyFile, missing := filepath.Join(dir, "token"), filepath.Join(dir, "empty"), filepath.Join(dir, "missing")
+	for path, content := range map[string]string{tokenFile: fileToken + "\n", emptyFile: "\n"} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		name string
 		give core.Config
@@ -879,7 +962,7 @@ func TestConfigValidate(t *testing.T) {
 			give: core.NewDefaultConfig(),
 			want: []string{
 				"DT_CONNECTION_BASE_URL: required (or set OTEL_EXPORTER_OTLP_ENDPOINT)",
-				"DT_CONNECTION_AUTH_TOKEN: required (or an Authorization header in OTEL_EXPORTER_OTLP_HEADERS)",
+				"DT_CONNECTION_AUTH_TOKEN: required (or DT_CONNECTION_AUTH_TOKEN_FILE, or an Authorization header in OTEL_EXPORTER_OTLP_HEADERS)",
 			},
 		},
 		{
@@ -888,7 +971,7 @@ func TestConfigValidate(t *testing.T) {
 			want: []string{
 				`DT_LOGGING_DESTINATION: want off, stdout or stderr, got ""`,
 				"DT_CONNECTION_BASE_URL: required (or set OTEL_EXPORTER_OTLP_ENDPOINT)",
-				"DT_CONNECTION_AUTH_TOKEN: required (or an Authorization header in OTEL_EXPORTER_OTLP_HEADERS)",
+				"DT_CONNECTION_AUTH_TOKEN: required (or DT_CONNECTION_AUTH_TOKEN_FILE, or an Authorization header in OTEL_EXPORTER_OTLP_HEADERS)",
 				`OTEL_EXPORTER_OTLP_COMPRESSION: want gzip or none, got ""`,
 				"OTEL_EXPORTER_OTLP_TIMEOUT: must be > 0, got 0s",
 			},
@@ -917,6 +1000,25 @@ func TestConfigValidate(t *testing.T) {
 			}),
 		},
 		{
+			name: "token file instead of a token",
+			give: valid(func(c *core.Config) { c.Token, c.TokenFile = "", tokenFile }),
+		},
+		{
+			name: "token and token file",
+			give: valid(func(c *core.Config) { c.TokenFile = tokenFile }),
+			want: []string{"DT_CONNECTION_AUTH_TOKEN_FILE: conflicts with DT_CONNECTION_AUTH_TOKEN; set one of them"},
+		},
+		{
+			name: "token file missing",
+			give: valid(func(c *core.Config) { c.Token, c.TokenFile = "", missing }),
+			want: []string{`DT_CONNECTION_AUTH_TOKEN_FILE: cannot read "` + missing + `": no such file or directory`},
+		},
+		{
+			name: "token file empty",
+			give: valid(func(c *core.Config) { c.Token, c.TokenFile = "", emptyFile }),
+			want: []string{`DT_CONNECTION_AUTH_TOKEN_FILE: "` + emptyFile + `" is empty`},
+		},
+		{
 			name: "loopback endpoint without a token",
 			give: valid(func(c *core.Config) { c.Token, c.Endpoint = "", "http://localhost.:4318/v1/traces" }),
 		},
@@ -927,7 +1029,7 @@ func TestConfigValidate(t *testing.T) {
 		{
 			name: "private endpoint without a token",
 			give: valid(func(c *core.Config) { c.Token, c.Endpoint = "", "http://192.168.0.1:4318/v1/traces" }),
-			want: []string{"DT_CONNECTION_AUTH_TOKEN: required (or an Authorization header in OTEL_EXPORTER_OTLP_HEADERS)"},
+			want: []string{"DT_CONNECTION_AUTH_TOKEN: required (or DT_CONNECTION_AUTH_TOKEN_FILE, or an Authorization header in OTEL_EXPORTER_OTLP_HEADERS)"},
 		},
 		{
 			name: "fw4 halves",
@@ -1054,6 +1156,40 @@ func TestConfigRedactsSecrets(t *testing.T) {
 	assertNoSecret(t, "json.Marshal of a struct holding it", string(b))
 }
 
+// TestConfigRedactsTokenFromFile reads the token from a file and finds it
+// hidden wherever the Config is shown, even where it was put by mistake.
+func TestConfigRedactsTokenFromFile(t *testing.T) {
+	setConfigEnv(t, map[string]string{
+		core.EnvBaseURL:            testBaseURL,
+		core.EnvAuthTokenFile:      "secret/token",
+		core.EnvServiceName:        "svc-" + fileToken,
+		core.EnvResourceAttributes: "a=" + fileToken,
+	}, map[string]string{"secret/token": fileToken + "\n"})
+	c, err := core.ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Removing the file changes nothing: the token read is kept to hide it.
+	if err := os.Remove("secret/token"); err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "config", c)
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, s := range map[string]string{
+		"String": c.String(), "%v": fmt.Sprintf("%v", c), "%+v": fmt.Sprintf("%+v", c), "%#v": fmt.Sprintf("%#v", c),
+		"LogValue": logged.String(), "json.Marshal": string(b),
+	} {
+		assertNoSecret(t, what, s)
+		if !strings.Contains(s, "secret/token") {
+			t.Errorf("%s does not name the token file: %s", what, s)
+		}
+	}
+}
+
 func TestConfigErrorsNeverShowSecrets(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -1086,6 +1222,14 @@ func TestConfigErrorsNeverShowSecrets(t *testing.T) {
 		{name: "overridden file token", give: validEnv(core.EnvBaseURL, fileToken), files: map[string]string{"dtconfig.json": fixture("full.json")}},
 		{name: "file token with bad types", files: map[string]string{"dtconfig.json": `{"Tenant": "` + fileToken + `", "ClusterID": "` + fileToken + `", "Connection": {"AuthToken": "` + fileToken + `", "BaseUrl": 5}}`}},
 		{name: "bad file with a token", give: validEnv(core.EnvConfigFilePath, "conf.json"), files: map[string]string{"conf.json": `{"Connection": {"AuthToken": "` + fileToken + `"`}},
+		{name: "token from the token file as values", give: map[string]string{
+			core.EnvBaseURL: "ftp://" + fileToken, core.EnvAuthTokenFile: "token", core.EnvTenant: fileToken, core.EnvClusterID: fileToken,
+			core.EnvResourceAttributes: fileToken + ",x=%zz" + fileToken, core.EnvOTLPCompression: fileToken,
+		}, files: map[string]string{"token": fileToken + "\n"}},
+		{name: "token file with whitespace", give: map[string]string{core.EnvBaseURL: testBaseURL, core.EnvAuthTokenFile: "token"},
+			files: map[string]string{"token": fileToken + " x\n"}},
+		{name: "token file conflicting with the token", give: validEnv(core.EnvAuthTokenFile, "token", core.EnvTenant, fileToken),
+			files: map[string]string{"token": fileToken}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1103,6 +1247,13 @@ func TestConfigErrorsNeverShowSecrets(t *testing.T) {
 }
 
 func TestConfigValidateNeverShowsSecrets(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile, badTokenFile := filepath.Join(dir, "token"), filepath.Join(dir, "bad")
+	for path, content := range map[string]string{tokenFile: fileToken + "\n", badTokenFile: fileToken + "\tx\n"} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		name string
 		give core.Config
@@ -1115,6 +1266,12 @@ func TestConfigValidateNeverShowsSecrets(t *testing.T) {
 			c.Headers = map[string]string{"Authorization": "Api-Token " + headerToken, headerToken: "\n", "X-A": headerToken + "\n", "Bad Name": headerToken}
 		})},
 		{name: "token as tenant", give: defaults(func(c *core.Config) { c.Token, c.Dynatrace.Tenant = testToken, testToken })},
+		{name: "token from the token file in URLs", give: defaults(func(c *core.Config) {
+			c.TokenFile, c.BaseURL, c.Endpoint, c.Dynatrace.Tenant = tokenFile, "ftp://"+fileToken, "x:"+fileToken, fileToken
+		})},
+		{name: "token file with whitespace", give: defaults(func(c *core.Config) {
+			c.TokenFile, c.BaseURL, c.Endpoint = badTokenFile, testBaseURL, testEndpoint
+		})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1125,6 +1282,14 @@ func TestConfigValidateNeverShowsSecrets(t *testing.T) {
 			assertNoSecret(t, "Validate", err.Error())
 			assertNoSecret(t, "String", tt.give.String())
 			assertNoSecret(t, "%#v", fmt.Sprintf("%#v", tt.give))
+			var logged bytes.Buffer
+			slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "config", tt.give)
+			assertNoSecret(t, "LogValue", logged.String())
+			b, err := json.Marshal(tt.give)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertNoSecret(t, "json.Marshal", string(b))
 		})
 	}
 }

@@ -299,6 +299,7 @@ func newExporter(cfg core.Config, logger *slog.Logger) (*export.Exporter, error)
 	ec := export.NewDefaultConfig()
 	ec.Endpoint = cfg.Endpoint
 	ec.Token = cfg.Token
+	ec.TokenFile = cfg.TokenFile // read again after a 401/403: a rotated secret recovers without a restart
 	ec.Headers = cfg.Headers
 	if cfg.Compression != "" {
 		ec.Compression = cfg.Compression

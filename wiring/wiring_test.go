@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -103,8 +104,38 @@ func TestNewEndToEndOverOTLP(t *testing.T) {
 	}
 }
 
+// TestNewReadsTheTokenFile passes core.Config.TokenFile to the exporter,
+// which sends the token the file holds.
+func TestNewReadsTheTokenFile(t *testing.T) {
+	const token = "dt0c01.WIRINGTOKENFILE"
+	sink, err := exporttest.NewSink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := localConfig(sink.URL())
+	cfg.TokenFile = path
+	tr, err := wiring.New(t.Context(), wiring.WithConfig(cfg), wiring.WithEnvironmentSource(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if err := sink.WaitForSpans(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.Requests()[0].Header.Get("Authorization"); got != "Api-Token "+token {
+		t.Errorf("Authorization = %q, want the token from the file", got)
+	}
+}
+
 func TestNewMissingConfigurationListsWhatIsMissing(t *testing.T) {
-	for _, k := range []string{"DT_CONNECTION_BASE_URL", "DT_CONNECTION_AUTH_TOKEN", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "DT_CONFIG_FILE_PATH", "DT_CONFIG_FILE", "OTEL_SDK_DISABLED", "K_SERVICE"} {
+	for _, k := range []string{"DT_CONNECTION_BASE_URL", "DT_CONNECTION_AUTH_TOKEN", "DT_CONNECTION_AUTH_TOKEN_FILE", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "DT_CONFIG_FILE_PATH", "DT_CONFIG_FILE", "OTEL_SDK_DISABLED", "K_SERVICE"} {
 		t.Setenv(k, "")
 	}
 	t.Chdir(t.TempDir())

@@ -33,6 +33,7 @@ type call struct {
 	client  retryablehttp.Client // its hooks are the call's methods
 	payload []byte               // the body of the request in flight
 	getBody func() (io.ReadCloser, error)
+	creds   *credentials   // the credentials header was built from
 	header  [2]http.Header // the request headers, without and with Content-Encoding: gzip
 	resp    []byte         // response body buffer
 
@@ -301,18 +302,22 @@ func (c *call) request(ctx context.Context, payload []byte, gzipped bool) *http.
 	return r
 }
 
-// headers returns the request headers, built once per call. A transport
-// that breaks the http.RoundTripper contract by adding headers to a request
-// gets a fresh copy next time instead of its additions.
+// headers returns the request headers, built once per call and again when
+// the token changed (see credentials). A transport that breaks the
+// http.RoundTripper contract by adding headers to a request gets a fresh
+// copy next time instead of its additions.
 func (c *call) headers(gzipped bool) http.Header {
-	i, want := 0, len(c.e.header)
+	if creds := c.e.creds.Load(); creds != c.creds {
+		c.creds, c.header = creds, [2]http.Header{}
+	}
+	i, want := 0, len(c.creds.header)
 	if gzipped {
 		i, want = 1, want+1
 	}
 	if h := c.header[i]; h != nil && len(h) == want {
 		return h
 	}
-	h := c.e.header.Clone()
+	h := c.creds.header.Clone()
 	if gzipped {
 		h.Set("Content-Encoding", "gzip")
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -57,10 +58,21 @@ type Config struct {
 	// Authorization header. It is never logged and never part of an error.
 	Token string
 
+	// TokenFile names a file holding the API token instead of Token, such
+	// as a Secret Manager secret mounted as a volume on Cloud Run or Cloud
+	// Functions; set one of the two. The file is read by Validate and New
+	// (surrounding whitespace and newlines trimmed; it must not be empty),
+	// and read again after the endpoint refused the token (401 or 403) and
+	// while export pauses because of it, at most once a second: when it
+	// then holds another token, the exporter switches to it and export
+	// resumes at once, so that a rotated secret recovers without a
+	// restart. Outside such a pause the file is not read again.
+	TokenFile string
+
 	// Headers are extra request headers. Their values are redacted when the
 	// Config is printed or logged. Content-Type, Content-Encoding,
-	// Content-Length, Host and, when Token is set, Authorization are
-	// reserved.
+	// Content-Length, Host and, when Token or TokenFile is set,
+	// Authorization are reserved.
 	Headers map[string]string
 
 	// Compression is CompressionGzip (default; Dynatrace recommends it) or
@@ -143,14 +155,35 @@ func (c Config) withDefaults() Config {
 var reservedHeaders = []string{"Content-Type", "Content-Encoding", "Content-Length", "Host", "Transfer-Encoding"}
 
 // Validate reports every problem of c at once, one "field: problem" line
-// each. Zero fields are valid: they take the defaults. Secrets never appear
-// in the error.
+// each. Zero fields are valid: they take the defaults. It reads TokenFile,
+// when set: a file that cannot be read, an empty one, or one whose token
+// cannot be sent as a header value is an error. Secrets never appear in the
+// error.
 func (c Config) Validate() error {
+	_, err := c.validate()
+	return err
+}
+
+// validate is Validate; it also returns the token to send: Token, or the
+// content of TokenFile.
+func (c Config) validate() (token string, err error) {
 	var errs []error
 	errs = append(errs, validateEndpoint(c.Endpoint, c.Insecure)...)
-	if c.Token != "" && !validHeaderValue(c.Token) {
-		errs = append(errs, errors.New("token: contains control characters or surrounding spaces"))
+	token = c.Token
+	switch {
+	case c.Token != "" && c.TokenFile != "":
+		errs = append(errs, errors.New("token file: conflicts with token; set one of them"))
+	case c.Token != "":
+		if !validHeaderValue(c.Token) {
+			errs = append(errs, errors.New("token: contains control characters or surrounding spaces"))
+		}
+	case c.TokenFile != "":
+		var terr error
+		if token, terr = readTokenFile(c.TokenFile); terr != nil {
+			errs = append(errs, fmt.Errorf("token file: %w", terr))
+		}
 	}
+	auth := c.Token != "" || c.TokenFile != ""
 	names := make([]string, 0, len(c.Headers))
 	for name := range c.Headers {
 		names = append(names, name)
@@ -162,7 +195,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("headers: invalid header name %q", name))
 		case slices.ContainsFunc(reservedHeaders, func(r string) bool { return strings.EqualFold(r, name) }):
 			errs = append(errs, fmt.Errorf("headers: %s is set by the exporter", name))
-		case c.Token != "" && strings.EqualFold(name, "Authorization"):
+		case auth && strings.EqualFold(name, "Authorization"):
 			errs = append(errs, errors.New("headers: Authorization conflicts with token; set one of them"))
 		case !validHeaderValue(c.Headers[name]):
 			errs = append(errs, fmt.Errorf("headers: value of %s contains control characters or surrounding spaces", name))
@@ -187,7 +220,31 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("max request bytes: must be at least %d (0 = default %d), got %d",
 			MinMaxRequestBytes, DefaultMaxRequestBytes, c.MaxRequestBytes))
 	}
-	return errors.Join(errs...)
+	if err = errors.Join(errs...); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// errEmptyTokenFile reports a token file with nothing but whitespace.
+var errEmptyTokenFile = errors.New("is empty")
+
+// readTokenFile returns the token in the file at path, surrounding
+// whitespace and newlines trimmed. Its errors name the file, never its
+// content.
+func readTokenFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err // an *fs.PathError: the operation, the path and the cause
+	}
+	token := strings.TrimSpace(string(b))
+	switch {
+	case token == "":
+		return "", fmt.Errorf("%s %w", path, errEmptyTokenFile)
+	case !validHeaderValue(token):
+		return "", fmt.Errorf("%s: the token contains control characters", path)
+	}
+	return token, nil
 }
 
 func validateEndpoint(endpoint string, insecure bool) []error {
@@ -289,6 +346,9 @@ func (c Config) String() string {
 	if c.Token != "" {
 		b.WriteString(", Token: " + redacted)
 	}
+	if c.TokenFile != "" {
+		b.WriteString(", TokenFile: " + c.TokenFile)
+	}
 	if len(c.Headers) > 0 {
 		b.WriteString(", Headers: {")
 		for i, name := range sortedKeys(c.Headers) {
@@ -317,6 +377,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("endpoint", redactURL(c.Endpoint)),
 		slog.String("token", token),
+		slog.String("token_file", c.TokenFile),
 		slog.Any("headers", sortedKeys(c.Headers)),
 		slog.String("compression", c.Compression),
 		slog.Int("compression_level", c.CompressionLevel),

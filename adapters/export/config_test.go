@@ -3,12 +3,25 @@ package export
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
 func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	tokenFile := file("token", " dt0c01.FILESECRET\n")
+	emptyFile := file("empty", " \n\n")
+	twoLines := file("twolines", "dt0c01.FILESECRET\ndt0c01.OTHERSECRET\n")
 	valid := func() Config {
 		c := NewDefaultConfig()
 		c.Endpoint = "https://abc12345.live.dynatrace.com/api/v2/otlp/v1/traces"
@@ -41,6 +54,21 @@ func TestValidate(t *testing.T) {
 			c.Token = ""
 			c.Headers = map[string]string{"Authorization": "Bearer x"}
 		}},
+		{name: "token file", give: func(c *Config) { c.Token, c.TokenFile = "", tokenFile }},
+		{name: "token and token file", give: func(c *Config) { c.TokenFile = tokenFile },
+			want: []string{"token file: conflicts with token; set one of them"}},
+		{name: "missing token file", give: func(c *Config) { c.Token, c.TokenFile = "", filepath.Join(dir, "missing") },
+			want: []string{"token file: open " + filepath.Join(dir, "missing") + ": no such file or directory"}},
+		{name: "token file is a directory", give: func(c *Config) { c.Token, c.TokenFile = "", dir },
+			want: []string{"token file: read " + dir + ": is a directory"}},
+		{name: "empty token file", give: func(c *Config) { c.Token, c.TokenFile = "", emptyFile },
+			want: []string{"token file: " + emptyFile + " is empty"}},
+		{name: "token file with two lines", give: func(c *Config) { c.Token, c.TokenFile = "", twoLines },
+			want: []string{"token file: " + twoLines + ": the token contains control characters"}},
+		{name: "authorization with token file", give: func(c *Config) {
+			c.Token, c.TokenFile = "", tokenFile
+			c.Headers = map[string]string{"Authorization": "Bearer x"}
+		}, want: []string{"headers: Authorization conflicts with token"}},
 		{name: "bad header name", give: func(c *Config) { c.Headers = map[string]string{"X Y": "v"} }, want: []string{`headers: invalid header name "X Y"`}},
 		{name: "bad header value", give: func(c *Config) { c.Headers = map[string]string{"X-Y": "a\r\nb"} },
 			want: []string{"headers: value of X-Y contains control characters"}},

@@ -4,7 +4,8 @@
 // Requests are binary protobuf ExportTraceServiceRequest bodies POSTed to
 // [Config.Endpoint] (Dynatrace: https://{env-id}.live.dynatrace.com/api/v2/otlp/v1/traces),
 // gzip-compressed by default, with "Authorization: Api-Token <token>" when
-// [Config.Token] is set. The token needs the scope openTelemetryTrace.ingest.
+// [Config.Token] or [Config.TokenFile] is set. The token needs the scope
+// openTelemetryTrace.ingest.
 //
 // Spans are encoded straight into reused buffers, grouped by resource and
 // instrumentation scope, without intermediate protobuf structs;
@@ -56,10 +57,31 @@
 //
 // Other answers are permanent: 400, 404, 415, 500 and the rest drop the
 // spans. Redirects are never followed, so the token never travels to
-// another host; a 3xx is a permanent error naming the location. A 401 or
-// 403 logs one error naming the token scope, drops the spans and pauses
-// export, 30s at first, doubling up to 10 minutes, so that a fixed token is
-// picked up without a restart.
+// another host; a 3xx is a permanent error naming the location.
+//
+// # Refused token
+//
+// A 401 or 403 logs one error naming the token scope, drops the spans
+// (Stats.Dropped["unauthorized"]) and pauses export, 30s at first, doubling
+// up to 10 minutes; exports during the pause drop their spans without a
+// request. When a pause has run out, the next export tries again, so that
+// a token that was given the missing scope is picked up without a restart.
+//
+// A token that was rotated, a new value issued and the old one revoked, is
+// picked up when it is read from [Config.TokenFile], as a secret mounted as
+// a file is on Cloud Run and Cloud Functions. Outside a pause the file is
+// not read again: a rotation shows up as a 401 first. Then, and while the
+// pause runs, exports read the file again, at most once a second and
+// without a goroutine of their own; when it holds another token than the
+// refused one, the exporter switches to it, ends the pause at once, logs
+// that once and sends (the request that was just refused is sent again
+// with the new token, once per export, so that a rotation usually costs
+// one refused request). The
+// file is also read when a pause runs out by itself. A file that cannot be
+// read, or is empty, keeps the pause and the token in use, and is logged
+// once. Requests always carry one whole token, the old or the new. [Stats]
+// counts the pauses (AuthPauses) and the tokens read anew (TokenReloads),
+// and tells whether a pause runs (AuthPaused).
 //
 // # Errors
 //

@@ -23,10 +23,10 @@ type Exporter struct {
 	logger   *slog.Logger
 	client   *http.Client // never follows redirects; hides CloseIdleConnections
 	idle     interface{ CloseIdleConnections() }
-	header   http.Header   // shared request headers, Authorization included
-	template *http.Request // POST to the endpoint, URL parsed once
-	ownsRT   bool          // the transport is ours: close its connections on Shutdown
-	direct   bool          // first attempts may skip http.Client: see call.do
+	creds    atomic.Pointer[credentials] // the token and the request headers that carry it
+	template *http.Request               // POST to the endpoint, URL parsed once
+	ownsRT   bool                        // the transport is ours: close its connections on Shutdown
+	direct   bool                        // first attempts may skip http.Client: see call.do
 
 	mu       sync.Mutex // guards closed, calls, active
 	closed   bool
@@ -35,6 +35,7 @@ type Exporter struct {
 	inflight sync.WaitGroup
 
 	auth      authGate
+	tokenFile tokenFile // Config.TokenFile, read again during an auth pause
 	outage    outageGate
 	throttled atomic.Int64 // unix nanos until which the receiver asked us to wait
 	partial   atomic.Int64 // unix nanos of the last partial-success log
@@ -56,7 +57,8 @@ func (e *Exporter) GoString() string { return e.String() }
 // [Config.Validate] unchanged. New makes no network call; see
 // [Exporter.WarmUp].
 func New(cfg Config, opts ...Option) (*Exporter, error) {
-	if err := cfg.Validate(); err != nil {
+	token, err := cfg.validate()
+	if err != nil {
 		return nil, err
 	}
 	var o options
@@ -77,16 +79,8 @@ func New(cfg Config, opts ...Option) (*Exporter, error) {
 	if err := e.initClient(o.client); err != nil {
 		return nil, err
 	}
-	e.header = http.Header{
-		"Content-Type": {"application/x-protobuf"},
-		"User-Agent":   {userAgent},
-	}
-	for k, v := range cfg.Headers {
-		e.header.Set(k, v)
-	}
-	if cfg.Token != "" {
-		e.header.Set("Authorization", "Api-Token "+cfg.Token)
-	}
+	e.creds.Store(e.newCredentials(token))
+	e.tokenFile.init(cfg.TokenFile)
 	tmpl, err := http.NewRequest(http.MethodPost, cfg.Endpoint, nil)
 	if err != nil {
 		return nil, fmt.Errorf("endpoint: %w", err)
@@ -98,6 +92,30 @@ func New(cfg Config, opts ...Option) (*Exporter, error) {
 }
 
 const userAgent = "gcftrace OTLP/HTTP exporter"
+
+// credentials are the token and the request headers that carry it. They
+// never change: a new token comes with new credentials, swapped in whole,
+// so that a request never goes out with a half-updated header.
+type credentials struct {
+	token  string      // "" when none
+	header http.Header // shared request headers, Authorization included; read-only
+}
+
+// newCredentials returns the credentials of token with the configured
+// headers.
+func (e *Exporter) newCredentials(token string) *credentials {
+	h := http.Header{
+		"Content-Type": {"application/x-protobuf"},
+		"User-Agent":   {userAgent},
+	}
+	for k, v := range e.cfg.Headers {
+		h.Set(k, v)
+	}
+	if token != "" {
+		h.Set("Authorization", "Api-Token "+token)
+	}
+	return &credentials{token: token, header: h}
+}
 
 // initClient sets e.client: a copy of c (or a dedicated client) that never
 // follows redirects, and whose transport ignores CloseIdleConnections from
@@ -172,7 +190,7 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 	}
 	defer e.end(c)
 
-	if err := e.auth.check(e.now); err != nil {
+	if err := e.checkAuth(); err != nil {
 		e.stats.dropped[dropUnauthorized].Add(uint64(len(spans)))
 		return withRejected(err, len(spans))
 	}

@@ -334,7 +334,7 @@ func TestAuthPauseCapped(t *testing.T) {
 	now := time.Now()
 	var pause time.Duration
 	for range 20 {
-		pause, _ = g.fail(now)
+		pause, _, _ = g.fail(now)
 		now = now.Add(pause)
 	}
 	if pause != authPauseMax {

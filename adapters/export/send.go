@@ -41,6 +41,7 @@ type exportState struct {
 	retryErr error // set once a retryable failure stops further requests
 	rejected int
 	rejErrs  []error // the first maxErrors causes
+	resent   bool    // a range refused with a token since replaced was sent again
 }
 
 // maxErrors bounds the causes an export error lists.
@@ -93,7 +94,7 @@ func (e *Exporter) sendRange(c *call, lo, hi int, st *exportState) {
 		st.retry = append(st.retry, enc.spans(lo, hi)...)
 		return
 	}
-	if err := e.auth.check(e.now); err != nil {
+	if err := e.checkAuth(); err != nil {
 		// An earlier request of this export had the token refused.
 		e.stats.dropped[dropUnauthorized].Add(uint64(n))
 		st.reject(n, err)
@@ -137,6 +138,13 @@ func (e *Exporter) sendRange(c *call, lo, hi int, st *exportState) {
 		st.retryErr = out.err
 		st.retry = append(st.retry, enc.spans(lo, hi)...)
 	case unauthorized:
+		if !st.resent && e.tokenReplaced(c) {
+			// The token file held a new token: send the range again
+			// with it, once per export.
+			st.resent = true
+			e.sendRange(c, lo, hi, st)
+			return
+		}
 		e.stats.dropped[dropUnauthorized].Add(uint64(n))
 		st.reject(n, out.err)
 	default:
@@ -190,11 +198,26 @@ func (e *Exporter) classify(resp *http.Response, body []byte, c *call) outcome {
 	case code == http.StatusRequestEntityTooLarge:
 		return outcome{kind: tooLarge, err: errors.New(status)}
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		pause, first := e.auth.fail(e.now())
+		if c.creds != e.creds.Load() {
+			// The token was replaced while the request was in flight; the
+			// new one is not known to be bad.
+			return outcome{kind: unauthorized, err: fmt.Errorf("%s (sent with an API token replaced since)", status)}
+		}
+		pause, first, started := e.auth.fail(e.now())
+		if started {
+			e.stats.authPauses.Add(1)
+		}
 		if first {
-			e.logger.Error("export: the endpoint refused the API token; it needs scope openTelemetryTrace.ingest. "+
-				"Spans are dropped and export pauses, growing to at most 10m, until the token is accepted",
-				"status", code, "endpoint", e.endpoint, "pause", pause)
+			if e.tokenFile.path == "" {
+				e.logger.Error("export: the endpoint refused the API token; it needs scope openTelemetryTrace.ingest. "+
+					"Spans are dropped and export pauses, growing to at most 10m, until the token is accepted",
+					"status", code, "endpoint", e.endpoint, "pause", pause)
+			} else {
+				e.logger.Error("export: the endpoint refused the API token; it needs scope openTelemetryTrace.ingest. "+
+					"Spans are dropped and export pauses, growing to at most 10m, until the token is accepted "+
+					"or the token file holds another one (read again at most once a second meanwhile)",
+					"status", code, "endpoint", e.endpoint, "pause", pause, "token_file", e.tokenFile.path)
+			}
 		}
 		return outcome{kind: unauthorized, err: fmt.Errorf("%s (the API token needs scope openTelemetryTrace.ingest; export paused %s)", status, pause)}
 	case code >= 300 && code < 400:
@@ -216,7 +239,7 @@ func (e *Exporter) classify(resp *http.Response, body []byte, c *call) outcome {
 		}
 		return outcome{kind: retry, err: fmt.Errorf("%s%s", status, c.suffix()), verdict: v}
 	default:
-		return outcome{kind: permanent, err: fmt.Errorf("%s%s", status, e.bodySnippet(body))}
+		return outcome{kind: permanent, err: fmt.Errorf("%s%s", status, e.bodySnippet(body, c))}
 	}
 }
 
@@ -227,14 +250,17 @@ func statusText(code int) string {
 	return strconv.Itoa(code)
 }
 
-// bodySnippet quotes the start of an error body, without the token.
-func (e *Exporter) bodySnippet(body []byte) string {
+// bodySnippet quotes the start of an error body, without the token: the
+// one c's request carried, nor the current one.
+func (e *Exporter) bodySnippet(body []byte, c *call) string {
 	s := strings.TrimSpace(string(body))
 	if s == "" {
 		return ""
 	}
-	if e.cfg.Token != "" {
-		s = strings.ReplaceAll(s, e.cfg.Token, redacted)
+	for _, token := range []string{c.creds.token, e.creds.Load().token} {
+		if token != "" {
+			s = strings.ReplaceAll(s, token, redacted)
+		}
 	}
 	if len(s) > maxBodyInError {
 		s = s[:maxBodyInError] + "…"
@@ -393,12 +419,20 @@ type authGate struct {
 	pause time.Duration // 0: token not known to be bad
 }
 
-// check returns an error while a pause runs.
-func (g *authGate) check(now func() time.Time) error {
-	if !g.refused.Load() {
+// checkAuth returns an error while export pauses after a refused token.
+// Outside a pause it costs one atomic load. During one, and when it has
+// just ended, it reads Config.TokenFile again when a read is due (see
+// tokenFile), which ends the pause at once when the file holds another
+// token.
+func (e *Exporter) checkAuth() error {
+	if !e.auth.refused.Load() {
 		return nil
 	}
-	return g.checkAt(now())
+	now := e.now()
+	if e.tokenFile.due(now) {
+		e.reloadToken()
+	}
+	return e.auth.checkAt(now)
 }
 
 func (g *authGate) checkAt(now time.Time) error {
@@ -411,9 +445,20 @@ func (g *authGate) checkAt(now time.Time) error {
 		g.until.UTC().Format(time.RFC3339))
 }
 
+// paused reports whether a pause runs at now.
+func (g *authGate) paused(now time.Time) bool {
+	if !g.refused.Load() {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.pause != 0 && now.Before(g.until)
+}
+
 // fail records a refused token; first is true when the token was good
-// before.
-func (g *authGate) fail(now time.Time) (pause time.Duration, first bool) {
+// before, started when a pause starts (false when a concurrent export
+// failed during the same pause).
+func (g *authGate) fail(now time.Time) (pause time.Duration, first, started bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch {
@@ -423,14 +468,15 @@ func (g *authGate) fail(now time.Time) (pause time.Duration, first bool) {
 	case !now.Before(g.until):
 		g.pause = min(2*g.pause, authPauseMax)
 	default:
-		return g.pause, false // a concurrent export failed during the same pause
+		return g.pause, false, false
 	}
 	g.until = now.Add(g.pause)
 	g.refused.Store(true)
-	return g.pause, first
+	return g.pause, first, true
 }
 
-// ok records an accepted request; recovered is true when a pause ends.
+// ok records an accepted request, or a new token that ends a pause at
+// once; recovered is true when a pause ends.
 func (g *authGate) ok() (recovered bool) {
 	if !g.refused.Load() {
 		return false

@@ -34,6 +34,10 @@ type Stats struct {
 	BytesCompressed uint64 // the same bodies as sent (equal to BytesRaw without compression)
 
 	Outages uint64 // times the endpoint was found down, after which exports failed fast until a probe got an answer
+
+	AuthPauses   uint64 // times export paused after the endpoint refused the token (401/403), longer pauses after another refusal included
+	TokenReloads uint64 // times a new token read from Config.TokenFile ended such a pause
+	AuthPaused   bool   // export is paused now after a refused token
 }
 
 type counters struct {
@@ -42,6 +46,7 @@ type counters struct {
 	requests, retries          atomic.Uint64
 	bytesRaw, bytesCompressed  atomic.Uint64
 	outages                    atomic.Uint64
+	authPauses, tokenReloads   atomic.Uint64
 }
 
 // Stats returns a snapshot of the exporter's counters.
@@ -56,6 +61,9 @@ func (e *Exporter) Stats() Stats {
 		BytesRaw:        e.stats.bytesRaw.Load(),
 		BytesCompressed: e.stats.bytesCompressed.Load(),
 		Outages:         e.stats.outages.Load(),
+		AuthPauses:      e.stats.authPauses.Load(),
+		TokenReloads:    e.stats.tokenReloads.Load(),
+		AuthPaused:      e.auth.paused(e.now()),
 	}
 	for i, name := range dropNames {
 		if n := e.stats.dropped[i].Load(); n > 0 {

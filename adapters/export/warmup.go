@@ -21,7 +21,7 @@ func (e *Exporter) WarmUp(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("export: warm-up: %w", err)
 	}
-	req.Header = e.header.Clone()
+	req.Header = e.creds.Load().header.Clone()
 	e.stats.requests.Add(1)
 	resp, err := e.client.Do(req)
 	if err != nil {

@@ -13,8 +13,11 @@ type Config struct {
 	// Phase is the length of each fault phase.
 	Phase time.Duration
 	// Recovery is the length of the last phase, healthy again with the
-	// token accepted. The exporter pauses for 30 s after a 401, so only a
-	// Recovery longer than that shows export resuming.
+	// token rotated: at its start the run writes RotatedToken into the
+	// token file, which the exporter, paused since the 401, reads again at
+	// most once a second. It must exceed that second, so that whenever the
+	// last read before the rotation fell, exports later in the phase come
+	// after the next read and go out with the new token.
 	Recovery time.Duration
 	// Rate is the steady rate of invocations per second.
 	Rate int
@@ -59,15 +62,16 @@ func DefaultRuns() []RunSpec {
 	}
 }
 
-// ShortConfig is the soak go test runs: about 1 s per phase, and a flush
-// budget of 500 ms instead of the default 2 s so that the phases that make
-// every flush wait for its budget stay quick, while the 10 % the latency
-// check allows stays above the scheduling noise of a busy machine under the
-// race detector.
+// ShortConfig is the soak go test runs: about 1 s per phase (2 s for the
+// last one, a second more than the exporter may take to read the rotated
+// token), and a flush budget of 500 ms instead of the default 2 s so that
+// the phases that make every flush wait for its budget stay quick, while
+// the 10 % the latency check allows stays above the scheduling noise of a
+// busy machine under the race detector.
 func ShortConfig() Config {
 	return Config{
 		Phase:            time.Second,
-		Recovery:         time.Second,
+		Recovery:         2 * time.Second,
 		Rate:             40,
 		Burst:            200,
 		BurstEvery:       time.Second,
@@ -80,8 +84,8 @@ func ShortConfig() Config {
 }
 
 // FullConfig is the soak make soak runs: about 60 s of load per run, 3 s per
-// fault phase and 32 s healthy again at the end (longer than the exporter's
-// pause after a 401), with the default flush budget of 2 s.
+// fault phase and 32 s healthy again at the end with the rotated token, with
+// the default flush budget of 2 s.
 func FullConfig() Config {
 	return Config{
 		Phase:            3 * time.Second,
@@ -95,20 +99,22 @@ func FullConfig() Config {
 	}
 }
 
-// authPause is how long the exporter stops exporting after its first 401
-// (export.Exporter's documented pause, which grows on later ones).
-const authPause = 30 * time.Second
-
 // phase is one step of the endpoint's cycle.
 type phase struct {
-	name  string
-	fault fault
-	last  bool // the recovery phase
+	name   string
+	fault  fault
+	last   bool // the recovery phase
+	rotate bool // at its start, the token file gets RotatedToken
 }
 
-// phases is the endpoint's cycle. The 401 comes last but one: the exporter
-// pauses 30 s after it, and no phase after it would reach the endpoint
-// within that pause.
+// phases is the endpoint's cycle. The 401 phase revokes Token: from then on
+// the endpoint refuses it and accepts only RotatedToken, and the exporter
+// drops spans and pauses export (30 s at first). The last phase rotates the
+// token, as a new version of a secret mounted as a file does: the run writes
+// RotatedToken into the token file, and the exporter, which reads it again
+// during its pause (at most once a second), switches to it and resumes at
+// once, without waiting for the pause to end. The 401 comes last but one so
+// that every other fault plays with a token the endpoint accepts.
 var phases = []phase{
 	{name: "healthy", fault: faultNone},
 	{name: "refused", fault: faultRefuse},
@@ -120,7 +126,7 @@ var phases = []phase{
 	{name: "truncated answers", fault: faultTruncated},
 	{name: "non-protobuf answers", fault: faultNotProtobuf},
 	{name: "401, token refused", fault: faultUnauthorized},
-	{name: "healthy again, token good", fault: faultNone, last: true},
+	{name: "healthy again, token rotated", fault: faultNone, last: true, rotate: true},
 }
 
 func (c Config) duration(p phase) time.Duration {

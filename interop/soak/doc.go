@@ -12,7 +12,10 @@
 // invocations plus bursts of concurrent ones while the endpoint cycles
 // through its phases: healthy, refused, hanging, slow, 429 with
 // Retry-After, a 503 storm, 413 on large requests, truncated answers,
-// non-protobuf answers, 401, and healthy again with the token accepted.
+// non-protobuf answers, 401 (the token is revoked), and healthy again with
+// the token rotated: the exporter reads its token from a file, and the run
+// writes a new token into it, which the exporter picks up without a
+// restart.
 //
 // After every phase the run waits until no export is in flight and reads the
 // counters of the span processor (core.Processor.Stats) and of the exporter

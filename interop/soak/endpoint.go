@@ -36,7 +36,7 @@ const (
 	faultTooLarge                  // 413 for bodies over largeLimit, else accept
 	faultTruncated                 // accept, then cut the answer short
 	faultNotProtobuf               // answers that are no protobuf: HTML, JSON
-	faultUnauthorized              // 401: the token is refused
+	faultUnauthorized              // Token revoked: 401 to it from now on, only RotatedToken is accepted
 )
 
 const (
@@ -55,6 +55,7 @@ type endpoint struct {
 	closing chan struct{}
 	fault   atomic.Int32
 	seq     atomic.Uint64 // alternates the variants of a fault
+	revoked atomic.Bool   // Token is refused, RotatedToken accepted: set by faultUnauthorized, for good
 
 	mu      sync.Mutex // guards ln, closed
 	ln      net.Listener
@@ -68,7 +69,8 @@ type endpoint struct {
 	answers map[string]uint64  // answers by kind
 	spanIDs map[[8]byte]uint32 // receipts of each span accepted
 	dups    uint64             // span receipts beyond the first
-	badAuth uint64             // requests without the soak token
+	badAuth uint64             // requests with neither of the soak's tokens
+	rotated uint64             // requests with RotatedToken
 	goodRes uint64             // accepted requests whose resource was complete
 	firstOK time.Time          // first accepted request with a complete resource
 }
@@ -111,6 +113,9 @@ func (e *endpoint) setFault(f fault) error {
 		return errors.New("endpoint closed")
 	}
 	e.fault.Store(int32(f))
+	if f == faultUnauthorized {
+		e.revoked.Store(true)
+	}
 	if f == faultRefuse {
 		if e.ln != nil {
 			_ = e.ln.Close()
@@ -174,7 +179,8 @@ type endpointStats struct {
 	Answers       map[string]uint64
 	UniqueSpans   int
 	Duplicates    uint64
-	BadAuth       uint64
+	BadAuth       uint64 // requests with neither token
+	RotatedAuth   uint64 // requests with RotatedToken
 	CompleteRes   uint64
 	FirstComplete time.Time
 }
@@ -187,6 +193,7 @@ func (e *endpoint) stats() endpointStats {
 		UniqueSpans:   len(e.spanIDs),
 		Duplicates:    e.dups,
 		BadAuth:       e.badAuth,
+		RotatedAuth:   e.rotated,
 		CompleteRes:   e.goodRes,
 		FirstComplete: e.firstOK,
 	}
@@ -198,7 +205,14 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if r.Header.Get("Authorization") != "Api-Token "+Token {
+	auth := r.Header.Get("Authorization")
+	switch auth {
+	case "Api-Token " + Token:
+	case "Api-Token " + RotatedToken:
+		e.statsMu.Lock()
+		e.rotated++
+		e.statsMu.Unlock()
+	default:
 		e.statsMu.Lock()
 		e.badAuth++
 		e.statsMu.Unlock()
@@ -206,6 +220,11 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	wire, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		e.count("unreadable")
+		return
+	}
+	if e.revoked.Load() && auth != "Api-Token "+RotatedToken {
+		e.count("401")
+		writeStatus(w, http.StatusUnauthorized)
 		return
 	}
 	switch fault(e.fault.Load()) {
@@ -235,9 +254,6 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case faultUnavailable:
 		e.count("503")
 		writeStatus(w, http.StatusServiceUnavailable)
-	case faultUnauthorized:
-		e.count("401")
-		writeStatus(w, http.StatusUnauthorized)
 	case faultTooLarge:
 		if len(wire) > largeLimit {
 			e.count("413")

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -92,9 +93,21 @@ func soakOne(ctx context.Context, cfg Config, spec RunSpec, base string) (rr Run
 	recovery := time.AfterFunc(cfg.MetadataRecovery, func() { _ = meta.SetFault(metadatatest.FaultNone) })
 	closers = append(closers, func() { recovery.Stop() })
 
+	// The token comes from a file, as a secret mounted as a volume does:
+	// the last phase rotates it.
+	tokenDir, err := os.MkdirTemp("", "soak-token-")
+	if err != nil {
+		return rr, err
+	}
+	closers = append(closers, func() { _ = os.RemoveAll(tokenDir) })
+	tokenFile := filepath.Join(tokenDir, "token")
+	if err := writeToken(tokenFile, Token); err != nil {
+		return rr, err
+	}
+
 	tc := core.NewDefaultConfig()
 	tc.Endpoint = ep.URL()
-	tc.Token = Token
+	tc.TokenFile = tokenFile
 	tc.ServiceName = "soak-function"
 	tc.FlushOnExit = spec.FlushOnExit
 	tc.FlushTimeout = cfg.FlushTimeout
@@ -142,6 +155,11 @@ func soakOne(ctx context.Context, cfg Config, spec RunSpec, base string) (rr Run
 	for i, p := range phases {
 		if err := ep.setFault(p.fault); err != nil {
 			return rr, err
+		}
+		if p.rotate {
+			if err := writeToken(tokenFile, RotatedToken); err != nil {
+				return rr, err
+			}
 		}
 		ps := &phaseStats{}
 		from := time.Since(setup)
@@ -213,6 +231,7 @@ func newExporter(tc core.Config, logger *slog.Logger, outagePause time.Duration)
 	}
 	ec.Endpoint = tc.Endpoint
 	ec.Token = tc.Token
+	ec.TokenFile = tc.TokenFile
 	ec.Headers = tc.Headers
 	if tc.Compression != "" {
 		ec.Compression = tc.Compression
@@ -221,6 +240,20 @@ func newExporter(tc core.Config, logger *slog.Logger, outagePause time.Duration)
 		ec.Timeout = tc.Timeout
 	}
 	return export.New(ec, export.WithLogger(logger))
+}
+
+// writeToken puts token into the file at path the way a new version of a
+// secret mounted as a volume arrives: whole, in one rename, so that a
+// reader sees the old content or the new, never half of it.
+func writeToken(path, token string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(token+"\n"), 0o600); err != nil {
+		return fmt.Errorf("token file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("token file: %w", err)
+	}
+	return nil
 }
 
 // snapshot is the counters at one moment without export in flight.

@@ -10,25 +10,36 @@ import (
 	"sync"
 )
 
-// Token is the API token of every soak run: a recognisable value, so that a
-// leak into a log line, an error or the process output is found by a plain
-// search.
+// Token is the API token every soak run starts with: a recognisable value,
+// so that a leak into a log line, an error or the process output is found
+// by a plain search.
 const Token = "dt0c01.SOAKTOKEN.NEVER-LOG-THIS-VALUE.7f3a9c21e5b84d06"
 
-// tokenMarker is the token's distinctive middle: a leak of part of the token
-// is a leak too.
-const tokenMarker = "NEVER-LOG-THIS-VALUE"
+// RotatedToken is the token that replaces Token: from the 401 phase on the
+// endpoint accepts only it, and at the start of the last phase the run
+// writes it into the token file the exporter reads. It is just as
+// recognisable, with a marker of its own.
+const RotatedToken = "dt0c01.SOAKROTATED.NEVER-LOG-THE-ROTATED-ONE.4c8e1b7d92a05f36"
 
-// ShowsToken reports whether s shows the soak's token, whole or in part.
+// tokenMarker and rotatedMarker are the tokens' distinctive middles: a leak
+// of part of a token is a leak too.
+const (
+	tokenMarker   = "NEVER-LOG-THIS-VALUE"
+	rotatedMarker = "NEVER-LOG-THE-ROTATED-ONE"
+)
+
+// ShowsToken reports whether s shows either of the soak's tokens, whole or
+// in part.
 func ShowsToken(s string) bool { return hasToken(s) }
 
 func hasToken(s string) bool {
-	return strings.Contains(s, Token) || strings.Contains(s, tokenMarker)
+	return strings.Contains(s, Token) || strings.Contains(s, tokenMarker) ||
+		strings.Contains(s, RotatedToken) || strings.Contains(s, rotatedMarker)
 }
 
 // leakWatch sees every log line and every error a run produced and keeps
 // what is needed for the report: counts, a few samples, and every line or
-// error that showed the token.
+// error that showed a token.
 type leakWatch struct {
 	mu      sync.Mutex
 	lines   int
@@ -115,7 +126,7 @@ type secretReport struct {
 	LogLines int            // log lines captured
 	Errors   map[string]int // errors and answer bodies seen, by source
 	Samples  map[string][]string
-	Leaks    []string // every line or error that showed the token
+	Leaks    []string // every line or error that showed a token
 	Lines    []string // the first log lines
 }
 

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// The token check is only as good as the watch: it must see a leak in a log
-// line written in pieces, in an error, in a wrapped cause and in part of
-// the token.
+// The token check is only as good as the watch: it must see a leak of
+// either token in a log line written in pieces, in an error, in a wrapped
+// cause and in part of the token.
 func TestLeakWatchFindsToken(t *testing.T) {
 	tests := []struct {
 		give func(w *leakWatch)
@@ -23,6 +23,9 @@ func TestLeakWatchFindsToken(t *testing.T) {
 		}, want: 1},
 		{give: func(w *leakWatch) { w.err("export", fmt.Errorf("POST: %w", errors.New("Api-Token "+Token))) }, want: 2},
 		{give: func(w *leakWatch) { w.text("answer", "…"+tokenMarker+"…") }, want: 1},
+		{give: func(w *leakWatch) { w.logger().Info("config", "token", RotatedToken) }, want: 1},
+		{give: func(w *leakWatch) { w.err("export", errors.New("Api-Token "+RotatedToken[:len(RotatedToken)-4])) }, want: 1},
+		{give: func(w *leakWatch) { w.text("answer", "…"+rotatedMarker+"…") }, want: 1},
 		{give: func(w *leakWatch) { w.err("export", nil) }, want: 0},
 	}
 	for i, tt := range tests {
