@@ -77,6 +77,7 @@ func newTracing(tb testing.TB, endpoint string, gz bool) *wiring.Tracing {
 	cfg.Endpoint = endpoint
 	cfg.Token = Token
 	cfg.Compression = export.CompressionNone
+	cfg.WarmUp = false // steady state: the connection is warm after the first invocation anyway
 	if gz {
 		cfg.Compression = export.CompressionGzip
 	}

@@ -31,6 +31,7 @@ const (
 	EnvAuthToken          = "DT_CONNECTION_AUTH_TOKEN"      // Connection.AuthToken
 	EnvAuthTokenFile      = "DT_CONNECTION_AUTH_TOKEN_FILE" // Connection.AuthTokenFile (gcftrace's own key; read again after a 401/403)
 	EnvLoggingDestination = "DT_LOGGING_DESTINATION"        // Logging.Destination
+	EnvWarmUp             = "DT_CONNECTION_WARM_UP"         // Connection.WarmUp (gcftrace's own key)
 	EnvFlushOnExit        = "DT_FLUSH_ON_EXIT"              // FlushOnExit (gcftrace's own key)
 	EnvFlushTimeout       = "DT_FLUSH_TIMEOUT_MS"           // FlushTimeoutMs (gcftrace's own key)
 	EnvRootSpansPerMinute = "DT_ROOT_SPANS_PER_MINUTE"      // RootSpansPerMinute (gcftrace's own key)
@@ -111,6 +112,12 @@ type Config struct {
 	Compression string            // "gzip" or "none"
 	Timeout     time.Duration     // OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT
 
+	// WarmUp opens the connection to the endpoint at setup, off the
+	// invocation path, so that the first flush does not pay for DNS, TCP
+	// and TLS; it sends one empty export, which also checks the token at
+	// once (DT_CONNECTION_WARM_UP, default true).
+	WarmUp bool
+
 	FlushOnExit  bool          // DT_FLUSH_ON_EXIT, default true
 	FlushTimeout time.Duration // DT_FLUSH_TIMEOUT_MS, default 2s
 
@@ -145,6 +152,7 @@ func NewDefaultConfig() Config {
 		LoggingDestination: "off",
 		Compression:        "gzip",
 		Timeout:            10 * time.Second,
+		WarmUp:             true,
 		FlushOnExit:        true,
 		FlushTimeout:       DefaultFlushTimeout,
 	}
@@ -174,6 +182,9 @@ func NewDefaultConfig() Config {
 //	                                                      key; set the token or the file); read again
 //	                                                      after a 401/403, so that a rotated secret
 //	                                                      recovers without a restart
+//	DT_CONNECTION_WARM_UP     Connection.WarmUp    true   open the connection at setup with one empty
+//	                                                      export, so that the first flush does not pay
+//	                                                      the handshake (gcftrace's own key)
 //	DT_LOGGING_DESTINATION    Logging.Destination  off    off, stdout or stderr
 //	DT_FLUSH_ON_EXIT          FlushOnExit          true   flush after every invocation
 //	DT_FLUSH_TIMEOUT_MS       FlushTimeoutMs       2000   flush budget in milliseconds
@@ -264,6 +275,7 @@ const (
 	fieldHeaders
 	fieldCompression
 	fieldTimeout
+	fieldWarmUp
 	fieldFlushOnExit
 	fieldFlushTimeout
 	fieldRootSpans
@@ -291,6 +303,7 @@ func newConfigCheck() *configCheck {
 		fieldHeaders:      EnvOTLPHeaders,
 		fieldCompression:  EnvOTLPCompression,
 		fieldTimeout:      EnvOTLPTimeout,
+		fieldWarmUp:       EnvWarmUp,
 		fieldFlushOnExit:  EnvFlushOnExit,
 		fieldFlushTimeout: EnvFlushTimeout,
 		fieldRootSpans:    EnvRootSpansPerMinute,
@@ -595,6 +608,14 @@ func (l *envLoader) loadDynatrace() {
 			c.LoggingDestination = lower
 		}
 	}
+	if v, ok := l.get(fieldWarmUp, EnvWarmUp, "Connection.WarmUp", false); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			k.errorf(fieldWarmUp, "want true or false, got %s", k.quote(v))
+		} else {
+			c.WarmUp = b
+		}
+	}
 	if v, ok := l.get(fieldFlushOnExit, EnvFlushOnExit, "FlushOnExit", false); ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -773,6 +794,7 @@ var fileKeys = map[string]fileKeyKind{
 	"Connection.BaseUrl":                         fileKeyUsed,
 	"Connection.AuthToken":                       fileKeyUsed,
 	"Connection.AuthTokenFile":                   fileKeyUsed,
+	"Connection.WarmUp":                          fileKeyUsed,
 	"Logging":                                    fileKeySection,
 	"Logging.Destination":                        fileKeyUsed,
 	"FlushOnExit":                                fileKeyUsed,
@@ -1126,7 +1148,7 @@ func (c Config) String() string {
 		}
 		fmt.Fprintf(&b, "%s=%s", kv.Key, kv.Value.String())
 	}
-	fmt.Fprintf(&b, "] Endpoint:%s Headers:%v Compression:%s Timeout:%s", r.Endpoint, r.Headers, r.Compression, r.Timeout)
+	fmt.Fprintf(&b, "] Endpoint:%s Headers:%v Compression:%s Timeout:%s WarmUp:%t", r.Endpoint, r.Headers, r.Compression, r.Timeout, r.WarmUp)
 	fmt.Fprintf(&b, " FlushOnExit:%t FlushTimeout:%s RootSpansPerMinute:%d Source:%s Warnings:%q}",
 		r.FlushOnExit, r.FlushTimeout, r.RootSpansPerMinute, r.Source, r.Warnings)
 	return b.String()
@@ -1138,10 +1160,10 @@ func (c Config) GoString() string {
 	r := c.redacted()
 	return fmt.Sprintf("core.Config{Dynatrace:%#v, BaseURL:%#v, Token:%#v, TokenFile:%#v, LoggingDestination:%#v, "+
 		"Disabled:%#v, ServiceName:%#v, ResourceAttributes:%#v, Endpoint:%#v, Headers:%#v, "+
-		"Compression:%#v, Timeout:%#v, FlushOnExit:%#v, FlushTimeout:%#v, RootSpansPerMinute:%#v, Source:%#v, Warnings:%#v}",
+		"Compression:%#v, Timeout:%#v, WarmUp:%#v, FlushOnExit:%#v, FlushTimeout:%#v, RootSpansPerMinute:%#v, Source:%#v, Warnings:%#v}",
 		r.Dynatrace, r.BaseURL, r.Token, r.TokenFile, r.LoggingDestination,
 		r.Disabled, r.ServiceName, r.ResourceAttributes, r.Endpoint, r.Headers,
-		r.Compression, r.Timeout, r.FlushOnExit, r.FlushTimeout, r.RootSpansPerMinute, r.Source, r.Warnings)
+		r.Compression, r.Timeout, r.WarmUp, r.FlushOnExit, r.FlushTimeout, r.RootSpansPerMinute, r.Source, r.Warnings)
 }
 
 // Format implements fmt.Formatter so that no verb shows a secret: %#v is
@@ -1183,6 +1205,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Attr{Key: "headers", Value: slog.GroupValue(headers...)},
 		slog.String("compression", r.Compression),
 		slog.Duration("timeout", r.Timeout),
+		slog.Bool("warm_up", r.WarmUp),
 		slog.Bool("flush_on_exit", r.FlushOnExit),
 		slog.Duration("flush_timeout", r.FlushTimeout),
 		slog.Int("root_spans_per_minute", r.RootSpansPerMinute),

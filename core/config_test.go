@@ -31,7 +31,7 @@ const (
 // configKeys are the variables ConfigFromEnv reads.
 var configKeys = []string{
 	core.EnvTenant, core.EnvClusterID, core.EnvBaseURL, core.EnvAuthToken, core.EnvAuthTokenFile,
-	core.EnvLoggingDestination, core.EnvFlushOnExit, core.EnvFlushTimeout, core.EnvRootSpansPerMinute,
+	core.EnvWarmUp, core.EnvLoggingDestination, core.EnvFlushOnExit, core.EnvFlushTimeout, core.EnvRootSpansPerMinute,
 	core.EnvConfigFilePath, core.EnvConfigFile, "K_SERVICE",
 	core.EnvSDKDisabled, core.EnvServiceName, core.EnvResourceAttributes,
 	core.EnvOTLPEndpoint, core.EnvOTLPTracesEndpoint,
@@ -145,6 +145,7 @@ func TestNewDefaultConfig(t *testing.T) {
 		LoggingDestination: "off",
 		Compression:        "gzip",
 		Timeout:            10 * time.Second,
+		WarmUp:             true,
 		FlushOnExit:        true,
 		FlushTimeout:       2 * time.Second,
 	}
@@ -198,6 +199,11 @@ func TestConfigFromEnv(t *testing.T) {
 			name: "flush settings",
 			give: validEnv(core.EnvFlushOnExit, "false", core.EnvFlushTimeout, "500"),
 			want: wantValid(func(c *core.Config) { c.FlushOnExit, c.FlushTimeout = false, 500*time.Millisecond }),
+		},
+		{
+			name: "warm-up off",
+			give: validEnv(core.EnvWarmUp, "false"),
+			want: wantValid(func(c *core.Config) { c.WarmUp = false }),
 		},
 		{
 			name: "root spans per minute",
@@ -737,6 +743,11 @@ func TestConfigFromEnvErrors(t *testing.T) {
 			name: "tenant with bad characters",
 			give: validEnv(core.EnvTenant, "abc_123", core.EnvClusterID, "42"),
 			want: []string{`DT_TENANT: must match [a-zA-Z0-9-]+, got "abc_123"`},
+		},
+		{
+			name: "warm-up",
+			give: validEnv(core.EnvWarmUp, "yes please"),
+			want: []string{`DT_CONNECTION_WARM_UP: want true or false, got "yes please"`},
 		},
 		{
 			name: "flush on exit",

@@ -33,8 +33,9 @@ type Tracing struct {
 	flushOnExit  bool
 	flushTimeout time.Duration
 
-	stopCompletion context.CancelFunc
+	stopCompletion context.CancelFunc // also ends the warm-up
 	completionDone chan struct{}
+	warmUpDone     chan struct{} // nil without a warm-up
 	closeSource    func() error  // closes a source New created; nil otherwise
 	stopSignals    chan struct{} // WithShutdownOnSignal; nil otherwise
 	shutdownOnce   sync.Once
@@ -180,7 +181,29 @@ func build(cfg core.Config, src ports.EnvironmentSource, exp sdktrace.SpanExport
 	ctx, cancel := context.WithCancel(context.Background())
 	t.stopCompletion, t.completionDone = cancel, make(chan struct{})
 	go t.completeResource(ctx, cfg, src, logger)
+	if w, ok := exp.(warmer); ok && cfg.WarmUp {
+		t.warmUpDone = make(chan struct{})
+		go t.warmUp(ctx, w, logger)
+	}
 	return t
+}
+
+// warmer is an exporter that can open its connection ahead of the first
+// export, as export.Exporter does.
+type warmer interface {
+	WarmUp(ctx context.Context) error
+}
+
+// warmUp opens the exporter's connection while the function starts, so
+// that the first flush does not pay for DNS, TCP and TLS. It never delays
+// setup or an invocation; a failure costs nothing but a log line (the first
+// flush connects itself), and a refused token is reported now rather than
+// after the first invocation.
+func (t *Tracing) warmUp(ctx context.Context, w warmer, logger *slog.Logger) {
+	defer close(t.warmUpDone)
+	if err := w.WarmUp(ctx); err != nil && ctx.Err() == nil {
+		logger.Warn("gcftrace: export warm-up failed; the first flush connects by itself", "err", err)
+	}
 }
 
 // Environment lookups in the background: the first one bounded by
@@ -411,6 +434,9 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 		err := t.tp.Shutdown(ctx)
 		t.stopCompletion()
 		<-t.completionDone
+		if t.warmUpDone != nil {
+			<-t.warmUpDone
+		}
 		if t.closeSource != nil {
 			err = errors.Join(err, t.closeSource())
 		}

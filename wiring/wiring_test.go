@@ -1,13 +1,16 @@
 package wiring_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -132,6 +135,133 @@ func TestNewReadsTheTokenFile(t *testing.T) {
 	if got := sink.Requests()[0].Header.Get("Authorization"); got != "Api-Token "+token {
 		t.Errorf("Authorization = %q, want the token from the file", got)
 	}
+}
+
+// warmUpToken is the token of the warm-up tests: recognisable, so that a
+// leak into a log line shows.
+const warmUpToken = "dt0c01.WARMUPTOKENWARM.UPTOKENWARMUPTOKENWARMUPTOKENWA"
+
+// waitForRequests polls sink until it has seen n requests, for at most 5 s.
+func waitForRequests(t *testing.T, sink *exporttest.Sink, n int) []exporttest.Request {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		reqs := sink.Requests()
+		if len(reqs) >= n {
+			return reqs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests reached the endpoint within 5 s, want %d", len(reqs), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestWarmUpConnectsAtSetup: New opens the exporter's connection with one
+// empty, authorised export before any invocation, so that the first flush
+// does not pay the handshake.
+func TestWarmUpConnectsAtSetup(t *testing.T) {
+	sink, err := exporttest.NewSink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	cfg := localConfig(sink.URL())
+	cfg.Token = warmUpToken
+	tr, err := wiring.New(t.Context(), wiring.WithConfig(cfg), wiring.WithEnvironmentSource(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+
+	warm := waitForRequests(t, sink, 1)[0]
+	if warm.Spans != 0 || warm.StatusCode != http.StatusOK {
+		t.Errorf("warm-up request: %d spans, answered %d; want an empty export, accepted", warm.Spans, warm.StatusCode)
+	}
+	if got := warm.Header.Get("Authorization"); got != "Api-Token "+warmUpToken {
+		t.Error("warm-up request without the token: it would not check it")
+	}
+
+	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if reqs := sink.Requests(); len(reqs) != 2 || reqs[1].Spans != 1 {
+		t.Errorf("after one invocation: %+v, want the warm-up then one export of 1 span", reqs)
+	}
+}
+
+// TestWarmUpOff: with Config.WarmUp false (DT_CONNECTION_WARM_UP=false) the
+// first request is the first flush.
+func TestWarmUpOff(t *testing.T) {
+	sink, err := exporttest.NewSink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	cfg := localConfig(sink.URL())
+	cfg.WarmUp = false
+	tr, err := wiring.New(t.Context(), wiring.WithConfig(cfg), wiring.WithEnvironmentSource(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if reqs := sink.Requests(); len(reqs) != 1 || reqs[0].Spans != 1 {
+		t.Errorf("requests: %+v, want one export of 1 span and no warm-up", reqs)
+	}
+}
+
+// TestWarmUpReportsARefusedTokenAtOnce: a token the endpoint refuses is
+// reported at setup, naming the scope it needs and never the token.
+func TestWarmUpReportsARefusedTokenAtOnce(t *testing.T) {
+	sink, err := exporttest.NewSink(exporttest.WithResponder(func(int, exporttest.Request) exporttest.Response {
+		return exporttest.Response{StatusCode: http.StatusUnauthorized}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	cfg := localConfig(sink.URL())
+	cfg.Token = warmUpToken
+	var logs lockedBuffer
+	tr, err := wiring.New(t.Context(), wiring.WithConfig(cfg), wiring.WithEnvironmentSource(env),
+		wiring.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "warm-up failed") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warm-up warning within 5 s; logs:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "openTelemetryTrace.ingest") {
+		t.Errorf("the warning does not name the scope the token needs:\n%s", out)
+	}
+	if strings.Contains(out, warmUpToken) || strings.Contains(out, "WARMUPTOKEN") {
+		t.Errorf("the token leaked into the logs:\n%s", out)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger and a reader at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestNewMissingConfigurationListsWhatIsMissing(t *testing.T) {

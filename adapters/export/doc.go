@@ -111,5 +111,7 @@
 // # Cold start
 //
 // [Exporter.WarmUp] opens the connection (TCP and TLS) ahead of the first
-// export; connections are kept alive and reused.
+// export; connections are kept alive and reused. wiring calls it in the
+// background at setup unless core.Config.WarmUp is off
+// (DT_CONNECTION_WARM_UP=false).
 package export
