@@ -560,6 +560,9 @@ func (l *envLoader) loadSecrets() {
 // be read or holds nothing as a problem of fieldTokenFile. A malformed
 // token is returned too, so that it stays hidden; validate reports it.
 func (k *configCheck) readTokenFile(path string) string {
+	if !looksLikePath(path) {
+		k.addSecrets(path) // most likely the token itself, set in the wrong variable
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		reason := err
@@ -1080,6 +1083,9 @@ func parseMillis(s string) (time.Duration, bool) {
 // file read now.
 func (c Config) secrets() []string {
 	s := []string{c.Token, c.tokenFromFile}
+	if !looksLikePath(c.TokenFile) {
+		s = append(s, c.TokenFile)
+	}
 	if c.TokenFile != "" && c.tokenFromFile == "" {
 		if b, err := os.ReadFile(c.TokenFile); err == nil {
 			s = append(s, strings.TrimSpace(string(b)))
@@ -1092,6 +1098,18 @@ func (c Config) secrets() []string {
 	}
 	return s
 }
+
+// looksLikePath reports whether a token file value names a file: it has no
+// Dynatrace token prefix, and a path separator or fewer characters than any
+// API token. Anything else may be the token itself, set in
+// DT_CONNECTION_AUTH_TOKEN_FILE by mistake, and is never shown.
+func looksLikePath(v string) bool {
+	return !strings.Contains(v, "dt0c") && (strings.ContainsAny(v, `/\`) || len(v) < minTokenLen)
+}
+
+// minTokenLen is shorter than any API token we know of (Dynatrace's have
+// 96 characters): a bare file name below it is shown.
+const minTokenLen = 16
 
 // redacted returns a copy of c that is safe to show.
 func (c Config) redacted() Config {

@@ -1241,6 +1241,9 @@ func TestConfigErrorsNeverShowSecrets(t *testing.T) {
 			files: map[string]string{"token": fileToken + " x\n"}},
 		{name: "token file conflicting with the token", give: validEnv(core.EnvAuthTokenFile, "token", core.EnvTenant, fileToken),
 			files: map[string]string{"token": fileToken}},
+		{name: "token set as the token file", give: map[string]string{core.EnvBaseURL: testBaseURL, core.EnvAuthTokenFile: testToken}},
+		{name: "token set as the token file key", give: map[string]string{core.EnvBaseURL: testBaseURL},
+			files: map[string]string{"dtconfig.json": `{"Connection": {"AuthTokenFile": "` + fileToken + `"}}`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -247,7 +247,9 @@ func (t *Tracing) completeResource(ctx context.Context, cfg core.Config, src por
 		}
 		switch {
 		case notifier != nil && changed == nil:
-			return // the source has given up, and said so itself
+			// The source has given up: nothing more will be learnt.
+			logger.Warn("gcftrace: environment incomplete", "err", err, "project", env.ProjectID, "region", env.Region, "instance", env.InstanceID)
+			return
 		case notifier != nil:
 			select {
 			case <-ctx.Done():

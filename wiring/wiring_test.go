@@ -206,6 +206,10 @@ func TestWarmUpOff(t *testing.T) {
 	defer tr.Shutdown(context.Background())
 	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	// Shutdown waits for a warm-up that ran, so a stray one shows below.
+	if err := tr.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if reqs := sink.Requests(); len(reqs) != 1 || reqs[0].Spans != 1 {
 		t.Errorf("requests: %+v, want one export of 1 span and no warm-up", reqs)
 	}

@@ -3,6 +3,7 @@ package export
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
@@ -233,18 +234,34 @@ var errEmptyTokenFile = errors.New("is empty")
 // whitespace and newlines trimmed. Its errors name the file, never its
 // content.
 func readTokenFile(path string) (string, error) {
+	shown := shownPath(path)
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", err // an *fs.PathError: the operation, the path and the cause
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+			return "", fmt.Errorf("%s %s: %w", pe.Op, shown, pe.Err) // the path as shown, or not at all
+		}
+		return "", fmt.Errorf("read %s: %w", shown, err)
 	}
 	token := strings.TrimSpace(string(b))
 	switch {
 	case token == "":
-		return "", fmt.Errorf("%s %w", path, errEmptyTokenFile)
+		return "", fmt.Errorf("%s %w", shown, errEmptyTokenFile)
 	case !validHeaderValue(token):
-		return "", fmt.Errorf("%s: the token contains control characters", path)
+		return "", fmt.Errorf("%s: the token contains control characters", shown)
 	}
 	return token, nil
+}
+
+// shownPath returns a token file path as errors, logs and String show it:
+// as is when it looks like a file name (no Dynatrace token prefix, and a
+// path separator or fewer than 16 characters, shorter than any API token),
+// otherwise redacted, for it may be the token itself, set as the file by
+// mistake.
+func shownPath(path string) string {
+	if !strings.Contains(path, "dt0c") && (strings.ContainsAny(path, `/\`) || len(path) < 16) {
+		return path
+	}
+	return redacted
 }
 
 func validateEndpoint(endpoint string, insecure bool) []error {
@@ -347,7 +364,7 @@ func (c Config) String() string {
 		b.WriteString(", Token: " + redacted)
 	}
 	if c.TokenFile != "" {
-		b.WriteString(", TokenFile: " + c.TokenFile)
+		b.WriteString(", TokenFile: " + shownPath(c.TokenFile))
 	}
 	if len(c.Headers) > 0 {
 		b.WriteString(", Headers: {")
@@ -377,7 +394,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("endpoint", redactURL(c.Endpoint)),
 		slog.String("token", token),
-		slog.String("token_file", c.TokenFile),
+		slog.String("token_file", shownPath(c.TokenFile)),
 		slog.Any("headers", sortedKeys(c.Headers)),
 		slog.String("compression", c.Compression),
 		slog.Int("compression_level", c.CompressionLevel),

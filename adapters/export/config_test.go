@@ -10,6 +10,27 @@ import (
 	"time"
 )
 
+// TestTokenSetAsTheTokenFile: a token given as TokenFile by mistake shows
+// in no error and no printed Config.
+func TestTokenSetAsTheTokenFile(t *testing.T) {
+	const token = "dt0c01.MIXEDUPTOKENMIXE.DUPTOKENMIXEDUPTOKENMIXEDUPTOKEN"
+	c := NewDefaultConfig()
+	c.Endpoint = "https://abc12345.live.dynatrace.com/api/v2/otlp/v1/traces"
+	c.TokenFile = token
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate() = nil for a token file that does not exist")
+	}
+	for what, s := range map[string]string{"error": err.Error(), "String": c.String(), "%v": fmt.Sprintf("%v", c)} {
+		if strings.Contains(s, "MIXEDUPTOKEN") {
+			t.Errorf("%s shows the token: %s", what, s)
+		}
+	}
+	if _, err := New(c); err == nil || strings.Contains(err.Error(), "MIXEDUPTOKEN") {
+		t.Errorf("New() = %v, want an error without the token", err)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	dir := t.TempDir()
 	file := func(name, content string) string {

@@ -204,6 +204,14 @@ func (e *Exporter) classify(resp *http.Response, body []byte, c *call) outcome {
 			return outcome{kind: unauthorized, err: fmt.Errorf("%s (sent with an API token replaced since)", status)}
 		}
 		pause, first, started := e.auth.fail(e.now())
+		if started && c.creds != e.creds.Load() {
+			// The token file held a new token, read while this request's
+			// refusal was being recorded (reloadToken swaps the token, then
+			// ends the pause): the pause just started is against a token no
+			// longer in use, so it ends too.
+			e.auth.ok()
+			return outcome{kind: unauthorized, err: fmt.Errorf("%s (sent with an API token replaced since)", status)}
+		}
 		if started {
 			e.stats.authPauses.Add(1)
 		}
@@ -216,7 +224,7 @@ func (e *Exporter) classify(resp *http.Response, body []byte, c *call) outcome {
 				e.logger.Error("export: the endpoint refused the API token; it needs scope openTelemetryTrace.ingest. "+
 					"Spans are dropped and export pauses, growing to at most 10m, until the token is accepted "+
 					"or the token file holds another one (read again at most once a second meanwhile)",
-					"status", code, "endpoint", e.endpoint, "pause", pause, "token_file", e.tokenFile.path)
+					"status", code, "endpoint", e.endpoint, "pause", pause, "token_file", shownPath(e.tokenFile.path))
 			}
 		}
 		return outcome{kind: unauthorized, err: fmt.Errorf("%s (the API token needs scope openTelemetryTrace.ingest; export paused %s)", status, pause)}

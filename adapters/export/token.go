@@ -82,5 +82,5 @@ func (e *Exporter) reloadToken() {
 	e.auth.ok()
 	e.stats.tokenReloads.Add(1)
 	e.logger.Info("export: the token file holds a new API token; export resumed with it",
-		"token_file", f.path, "endpoint", e.endpoint)
+		"token_file", shownPath(f.path), "endpoint", e.endpoint)
 }
