@@ -100,6 +100,11 @@ func WithShutdownOnSignal(sigs ...os.Signal) Option {
 // returns a nil *Tracing, which traces nothing, and an error listing every
 // problem. With OTEL_SDK_DISABLED=true it returns nil, nil.
 //
+// New never waits on the network. In the background it looks the GCP
+// environment up (spans exported once it is known carry it, whenever they
+// started) and, unless Config.WarmUp is off, opens the export connection
+// with one empty export; Shutdown stops both.
+//
 // New does not set the global tracer provider or propagator; that is the
 // application's choice (otel.SetTracerProvider(t.TracerProvider())).
 func New(ctx context.Context, opts ...Option) (*Tracing, error) {
