@@ -91,7 +91,7 @@ func (f *flight) wait() <-chan struct{} {
 }
 
 var _ sdktrace.SpanProcessor = (*Processor)(nil)
-var _ ports.Flusher = (*Processor)(nil)
+var _ ports.BoundedFlusher = (*Processor)(nil)
 
 type processorConfig struct {
 	maxPending   int
@@ -225,6 +225,10 @@ func (p *Processor) ForceFlush(ctx context.Context) error {
 	defer cancel()
 	return p.flush(ctx)
 }
+
+// FlushBudget is the flush timeout that bounds every ForceFlush besides
+// ctx's deadline (ports.BoundedFlusher).
+func (p *Processor) FlushBudget() time.Duration { return p.cfg.flushTimeout }
 
 func (p *Processor) budget(ctx context.Context) (context.Context, context.CancelFunc) {
 	deadline, ok := ctx.Deadline()

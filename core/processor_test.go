@@ -138,6 +138,9 @@ func TestProcessorBufferBound(t *testing.T) {
 func TestProcessorFlushBudgetHoldsWhenExportHangs(t *testing.T) {
 	exp := &gateExporter{release: make(chan struct{})} // never released
 	p := core.NewProcessor(exp, core.WithFlushTimeout(100*time.Millisecond))
+	if got := p.FlushBudget(); got != 100*time.Millisecond {
+		t.Fatalf("FlushBudget() = %v, want the flush timeout, 100ms", got)
+	}
 	endSpans(newProvider(p), 1)
 	start := time.Now()
 	err := p.ForceFlush(context.Background())

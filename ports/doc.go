@@ -10,5 +10,6 @@
 // sdktrace.SpanProcessor, propagation.TextMapPropagator) already are ports and
 // are not re-declared here.
 //
-// The package imports only the standard library.
+// The package imports only the standard library and the OTel SDK's span
+// type (sdktrace.ReadOnlySpan, for the export outcome contract).
 package ports

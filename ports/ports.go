@@ -3,6 +3,7 @@ package ports
 import (
 	"context"
 	"errors"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
@@ -29,6 +30,18 @@ type EnvironmentSource interface {
 // *sdktrace.TracerProvider satisfies it, and so does core.Processor.
 type Flusher interface {
 	ForceFlush(ctx context.Context) error
+}
+
+// A BoundedFlusher is a Flusher that bounds every flush itself, as
+// core.Processor does: ForceFlush returns by the earlier of ctx's deadline
+// and FlushBudget from the call, a cancelled ctx does not cut it short (a
+// client that hung up), and with nothing pending it returns at once. A
+// wrapper whose own budget is no shorter hands it the invocation's context
+// as it is, instead of deriving a detached one with a deadline per
+// invocation.
+type BoundedFlusher interface {
+	Flusher
+	FlushBudget() time.Duration
 }
 
 // ErrExportRejected marks an export error after which retrying the same spans

@@ -536,6 +536,52 @@ func TestHTTPFlushSurvivesClientHangUpWithinBudget(t *testing.T) {
 	}
 }
 
+// boundedFlusher is a deadlineFlusher that says it bounds each flush within
+// budget itself (ports.BoundedFlusher).
+type boundedFlusher struct {
+	deadlineFlusher
+	budget time.Duration
+	got    context.Context
+}
+
+func (f *boundedFlusher) ForceFlush(ctx context.Context) error {
+	f.got = ctx
+	return f.deadlineFlusher.ForceFlush(ctx)
+}
+
+func (f *boundedFlusher) FlushBudget() time.Duration { return f.budget }
+
+type ctxKey struct{}
+
+// TestHTTPBoundedFlusherGetsTheInvocationContext: a flusher that bounds
+// itself within the handler's budget gets the request's context as it is,
+// without a detached copy and a deadline made per invocation; one with a
+// longer budget is still bounded by the handler's.
+func TestHTTPBoundedFlusherGetsTheInvocationContext(t *testing.T) {
+	_, tp := recorder()
+	reqCtx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "request"))
+	defer cancel()
+	req := func() *http.Request { return httptest.NewRequest("GET", "/", nil).WithContext(reqCtx) }
+
+	within := &boundedFlusher{budget: time.Second}
+	HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), WithTracerProvider(tp), WithFlusher(within)).
+		ServeHTTP(httptest.NewRecorder(), req())
+	if within.got == nil || within.got.Value(ctxKey{}) != "request" {
+		t.Fatalf("flush context %v, want the invocation's", within.got)
+	}
+	if !within.deadline.IsZero() || within.got.Done() != reqCtx.Done() {
+		t.Errorf("flush context has deadline %v and its own cancellation; want the invocation's as is", within.deadline)
+	}
+
+	longer := &boundedFlusher{budget: time.Hour}
+	start := time.Now()
+	HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), WithTracerProvider(tp), WithFlusher(longer)).
+		ServeHTTP(httptest.NewRecorder(), req())
+	if d := longer.deadline.Sub(start); d <= 0 || d > DefaultFlushTimeout+time.Second {
+		t.Errorf("flush deadline in %v for a flusher with a 1h budget, want within the handler's %v", d, DefaultFlushTimeout)
+	}
+}
+
 func TestHTTPMalformedTraceparentIsAbsent(t *testing.T) {
 	rec, tp := recorder()
 	h := HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), WithTracerProvider(tp))

@@ -35,6 +35,7 @@ type config struct {
 	prop         propagation.TextMapPropagator
 	flusher      ports.Flusher
 	flushTimeout time.Duration
+	selfBounded  bool // flusher is a ports.BoundedFlusher whose budget is within flushTimeout
 	route        func(*http.Request) string
 	redactQuery  func(string) string
 	bodySizes    bool
@@ -53,6 +54,9 @@ func newConfig(opts []Option) config {
 	}
 	if c.tp == nil {
 		c.tp = otel.GetTracerProvider()
+	}
+	if b, ok := c.flusher.(ports.BoundedFlusher); ok && b.FlushBudget() > 0 && b.FlushBudget() <= c.flushTimeout {
+		c.selfBounded = true
 	}
 	return c
 }
@@ -85,6 +89,10 @@ func WithPropagator(p propagation.TextMapPropagator) Option {
 
 // WithFlusher makes the wrapper flush after each invocation (flush on exit),
 // also when the function fails or panics. A nil Flusher turns flushing off.
+// The wrapper bounds each flush by the flush timeout and detaches it from
+// the request's cancellation, unless f is a ports.BoundedFlusher whose
+// budget is within the timeout (core.Processor): that one does both itself
+// and gets the request's context as it is.
 func WithFlusher(f ports.Flusher) Option {
 	return optionFunc(func(c *config) { c.flusher = f })
 }
@@ -131,8 +139,13 @@ func WithBodySizes() Option {
 
 // flush runs the flush on exit inside its budget. A client that hung up does
 // not cancel it; the invocation's deadline, when earlier, still bounds it.
+// A flusher that bounds itself that way (selfBounded) gets ctx as it is.
 func (c *config) flush(ctx context.Context) {
 	if c.flusher == nil {
+		return
+	}
+	if c.selfBounded {
+		_ = c.flusher.ForceFlush(ctx)
 		return
 	}
 	deadline, ok := ctx.Deadline()
