@@ -198,36 +198,7 @@ func (e *Exporter) classify(resp *http.Response, body []byte, c *call) outcome {
 	case code == http.StatusRequestEntityTooLarge:
 		return outcome{kind: tooLarge, err: errors.New(status)}
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		if c.creds != e.creds.Load() {
-			// The token was replaced while the request was in flight; the
-			// new one is not known to be bad.
-			return outcome{kind: unauthorized, err: fmt.Errorf("%s (sent with an API token replaced since)", status)}
-		}
-		pause, first, started := e.auth.fail(e.now())
-		if started && c.creds != e.creds.Load() {
-			// The token file held a new token, read while this request's
-			// refusal was being recorded (reloadToken swaps the token, then
-			// ends the pause): the pause just started is against a token no
-			// longer in use, so it ends too.
-			e.auth.ok()
-			return outcome{kind: unauthorized, err: fmt.Errorf("%s (sent with an API token replaced since)", status)}
-		}
-		if started {
-			e.stats.authPauses.Add(1)
-		}
-		if first {
-			if e.tokenFile.path == "" {
-				e.logger.Error("export: the endpoint refused the API token; it needs scope openTelemetryTrace.ingest. "+
-					"Spans are dropped and export pauses, growing to at most 10m, until the token is accepted",
-					"status", code, "endpoint", e.endpoint, "pause", pause)
-			} else {
-				e.logger.Error("export: the endpoint refused the API token; it needs scope openTelemetryTrace.ingest. "+
-					"Spans are dropped and export pauses, growing to at most 10m, until the token is accepted "+
-					"or the token file holds another one (read again at most once a second meanwhile)",
-					"status", code, "endpoint", e.endpoint, "pause", pause, "token_file", shownPath(e.tokenFile.path))
-			}
-		}
-		return outcome{kind: unauthorized, err: fmt.Errorf("%s (the API token needs scope openTelemetryTrace.ingest; export paused %s)", status, pause)}
+		return e.tokenRefused(c, status, code)
 	case code >= 300 && code < 400:
 		loc := resp.Header.Get("Location")
 		if loc == "" {

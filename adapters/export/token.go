@@ -1,6 +1,7 @@
 package export
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,4 +84,37 @@ func (e *Exporter) reloadToken() {
 	e.stats.tokenReloads.Add(1)
 	e.logger.Info("export: the token file holds a new API token; export resumed with it",
 		"token_file", shownPath(f.path), "endpoint", e.endpoint)
+}
+
+// tokenRefused records a 401 or 403 to c's request. Export pauses, with one
+// error logged when the token was good before, unless the token was
+// replaced since the request left: the new one is not known to be bad. That
+// includes a replacement while the refusal is being recorded (reloadToken
+// swaps the token, then ends the pause), which ends the pause just started.
+func (e *Exporter) tokenRefused(c *call, status string, code int) outcome {
+	replaced := func() outcome {
+		return outcome{kind: unauthorized, err: fmt.Errorf("%s (sent with an API token replaced since)", status)}
+	}
+	if c.creds != e.creds.Load() {
+		return replaced()
+	}
+	pause, first, started := e.auth.fail(e.now())
+	if started && c.creds != e.creds.Load() {
+		e.auth.ok()
+		return replaced()
+	}
+	if started {
+		e.stats.authPauses.Add(1)
+	}
+	if first {
+		msg := "export: the endpoint refused the API token; it needs scope openTelemetryTrace.ingest. " +
+			"Spans are dropped and export pauses, growing to at most 10m, until the token is accepted"
+		attrs := []any{"status", code, "endpoint", e.endpoint, "pause", pause}
+		if e.tokenFile.path != "" {
+			msg += " or the token file holds another one (read again at most once a second meanwhile)"
+			attrs = append(attrs, "token_file", shownPath(e.tokenFile.path))
+		}
+		e.logger.Error(msg, attrs...)
+	}
+	return outcome{kind: unauthorized, err: fmt.Errorf("%s (the API token needs scope openTelemetryTrace.ingest; export paused %s)", status, pause)}
 }
