@@ -245,15 +245,19 @@ func TestTokenFilePauseEndsByItself(t *testing.T) {
 }
 
 // TestTokenFileRotationConcurrent rotates the token while exports run
-// concurrently: every request carries one whole token, the old or the new,
-// and export resumes. Run with -race.
+// concurrently, some of them refused with the old token as the new one is
+// swapped in: every request carries one whole token, the old or the new; the
+// rotation is picked up once; and no refusal of an old-token request leaves
+// export paused against the new token. Run with -race.
 func TestTokenFileRotationConcurrent(t *testing.T) {
-	var bad atomic.Int64
+	var bad, refused, accepted atomic.Int64
 	s := newSink(t, func(_ http.ResponseWriter, r *received, _ int) int {
 		switch r.Header.Get("Authorization") {
 		case "Api-Token " + newToken:
+			accepted.Add(1)
 			return http.StatusOK
 		case "Api-Token " + oldToken:
+			refused.Add(1)
 			return http.StatusUnauthorized
 		}
 		bad.Add(1)
@@ -262,28 +266,47 @@ func TestTokenFileRotationConcurrent(t *testing.T) {
 	e, path := tokenFileExporter(t, s)
 	e.tokenFile.every = 0
 
-	if err := e.ExportSpans(t.Context(), testSpans(1)); !errors.Is(err, ports.ErrExportRejected) {
-		t.Fatalf("first export: err = %v, want rejected", err)
-	}
+	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			for range 25 {
+			for {
 				_ = e.ExportSpans(t.Context(), testSpans(1))
 				_ = e.Stats()
+				select {
+				case <-stop:
+					return
+				default:
+				}
 			}
 		})
 	}
+	waitUntil(t, "a request refused with the old token", func() bool { return refused.Load() > 0 })
 	writeToken(t, path, newToken)
+	waitUntil(t, "requests accepted with the new token", func() bool { return accepted.Load() >= 8 })
+	close(stop)
 	wg.Wait()
-	if err := e.ExportSpans(t.Context(), testSpans(1)); err != nil {
-		t.Fatalf("export after the rotation: %v", err)
-	}
+
 	if n := bad.Load(); n != 0 {
 		t.Errorf("%d requests carried neither token whole", n)
 	}
 	if st := e.Stats(); st.TokenReloads != 1 || st.AuthPaused {
 		t.Errorf("TokenReloads %d, AuthPaused %t; want 1, false", st.TokenReloads, st.AuthPaused)
+	}
+	if err := e.ExportSpans(t.Context(), testSpans(1)); err != nil {
+		t.Fatalf("export after the rotation: %v", err)
+	}
+}
+
+// waitUntil polls cond for at most 5 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 5 s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
