@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +10,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/gcftrace/gcftrace/ports"
 )
 
 // DefaultResourceWait caps how long the first export waits for a resource
@@ -31,7 +32,7 @@ type completion struct {
 
 	// prepare's buffers, reused from one export to the next (exports run
 	// one at a time); see done.
-	wrapped []exportSpan
+	wrapped []ports.ExportSpan
 	out     []sdktrace.ReadOnlySpan
 }
 
@@ -123,9 +124,9 @@ func (c *completion) prepare(batch []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlyS
 		if res == nil {
 			res = s.Resource()
 		}
-		wrapped[i] = exportSpan{ReadOnlySpan: s, res: res, extra: cur.attrs}
+		wrapped[i] = ports.ExportSpan{ReadOnlySpan: s, Res: res, Extra: cur.attrs}
 		if c.identity && cur.attrs == nil {
-			wrapped[i].extra = identityOf(res)
+			wrapped[i].Extra = identityOf(res)
 		}
 		out[i] = &wrapped[i]
 	}
@@ -167,32 +168,8 @@ func identityOf(res *resource.Resource) []attribute.KeyValue {
 
 // original unwraps a span prepare wrapped.
 func original(s sdktrace.ReadOnlySpan) sdktrace.ReadOnlySpan {
-	if w, ok := s.(*exportSpan); ok {
+	if w, ok := s.(*ports.ExportSpan); ok {
 		return w.ReadOnlySpan
 	}
 	return s
-}
-
-// exportSpan is an ended span as exported: its resource replaced, identity
-// keys added.
-type exportSpan struct {
-	sdktrace.ReadOnlySpan
-	res   *resource.Resource
-	extra []attribute.KeyValue
-}
-
-func (s *exportSpan) Resource() *resource.Resource { return s.res }
-
-func (s *exportSpan) Attributes() []attribute.KeyValue {
-	own := s.ReadOnlySpan.Attributes()
-	if len(s.extra) == 0 {
-		return own
-	}
-	out := make([]attribute.KeyValue, 0, len(s.extra)+len(own))
-	for _, kv := range s.extra {
-		if !slices.ContainsFunc(own, func(o attribute.KeyValue) bool { return o.Key == kv.Key }) {
-			out = append(out, kv)
-		}
-	}
-	return append(out, own...)
 }

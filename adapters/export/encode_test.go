@@ -20,6 +20,8 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/gcftrace/gcftrace/ports"
 )
 
 // gen makes random spans that cover every field the encoder writes.
@@ -199,15 +201,38 @@ func (g *gen) span() sdktrace.ReadOnlySpan {
 	case 1:
 		stub.Status = sdktrace.Status{Code: codes.Ok}
 	}
-	return stub.Snapshot()
+	return g.form(stub.Snapshot())
 }
 
 func (g *gen) batch(maxN int) []sdktrace.ReadOnlySpan {
 	spans := make([]sdktrace.ReadOnlySpan, 1+g.pick(maxN))
 	for i := range spans {
-		spans[i] = &idSpan{g.span()}
+		spans[i] = g.span()
 	}
 	return spans
+}
+
+// form hands s to the encoder in one of the forms it reads differently:
+// through the ReadOnlySpan interface, as the SDK's own snapshot (read in
+// place), or wrapped in a ports.ExportSpan with another resource and extra
+// attributes, some of which the span has already. Every form is comparable,
+// for checks of identity.
+func (g *gen) form(s sdktrace.ReadOnlySpan) sdktrace.ReadOnlySpan {
+	switch g.pick(4) {
+	case 0:
+		return &idSpan{s}
+	case 1:
+		return asSDKSnapshot(s)
+	}
+	inner := s
+	if g.pick(2) == 0 {
+		inner = asSDKSnapshot(s)
+	}
+	extra := g.attrs(0, 3)
+	if own := s.Attributes(); len(own) > 0 && g.pick(2) == 0 {
+		extra = append(extra, attribute.String(string(own[0].Key), "extra's value, left out"))
+	}
+	return &ports.ExportSpan{ReadOnlySpan: inner, Res: g.resources[g.pick(len(g.resources))], Extra: extra}
 }
 
 // idSpan gives a span an identity usable as a map key.

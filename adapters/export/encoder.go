@@ -66,6 +66,8 @@ type encoder struct {
 	tooLarge     []sdktrace.ReadOnlySpan
 	tooLargeSize int
 
+	scratch spanFields // view's, for spans not read in place
+
 	raw []byte
 	gz  bytes.Buffer
 	zw  *gzip.Writer
@@ -126,7 +128,7 @@ func (enc *encoder) encode(spans []sdktrace.ReadOnlySpan) {
 	for i := range kept {
 		s, gi := enc.order[i], enc.orderG[i]
 		start := len(enc.recs)
-		enc.recs = appendSpan(enc.recs, s)
+		enc.recs = appendSpan(enc.recs, view(s, &enc.scratch))
 		if size := enc.requestSize(gi, len(enc.recs)-start); size > enc.maxBytes {
 			enc.recs = enc.recs[:start]
 			enc.tooLarge = append(enc.tooLarge, s)
@@ -170,9 +172,10 @@ func (enc *encoder) group(spans []sdktrace.ReadOnlySpan) int {
 			enc.spanG = append(enc.spanG, -1)
 			continue
 		}
-		r, sc := s.Resource(), s.InstrumentationScope()
-		if lastG < 0 || r != lastRes || sc != lastScope {
-			ri, si := enc.resourceIndex(r), enc.scopeIndex(sc)
+		v := view(s, &enc.scratch)
+		r, sc := v.res, &v.instrumentationScope
+		if lastG < 0 || r != lastRes || *sc != lastScope {
+			ri, si := enc.resourceIndex(r), enc.scopeIndex(*sc)
 			lastG = -1
 			rank := -1
 			for gi := range enc.groups {
@@ -193,7 +196,7 @@ func (enc *encoder) group(spans []sdktrace.ReadOnlySpan) int {
 				enc.groups = append(enc.groups, group{res: ri, scope: si, resRank: rank})
 				lastG = len(enc.groups) - 1
 			}
-			lastRes, lastScope = r, sc
+			lastRes, lastScope = r, *sc
 		}
 		enc.groups[lastG].n++
 		enc.spanG = append(enc.spanG, int32(lastG))
@@ -279,10 +282,11 @@ func (enc *encoder) appendInOrder(b []byte, spans []sdktrace.ReadOnlySpan) ([]by
 		if s == nil {
 			continue
 		}
-		r, sc := s.Resource(), s.InstrumentationScope()
-		if res < 0 || r != lastRes || sc != lastScope {
-			ri, si := enc.resourceIndex(r), enc.scopeIndex(sc)
-			lastRes, lastScope = r, sc
+		v := view(s, &enc.scratch)
+		r, sc := v.res, &v.instrumentationScope
+		if res < 0 || r != lastRes || *sc != lastScope {
+			ri, si := enc.resourceIndex(r), enc.scopeIndex(*sc)
+			lastRes, lastScope = r, *sc
 			if ri != res || si != scope {
 				for _, g := range enc.groups {
 					if g.res == ri && (g.scope == si || ri != res) {
@@ -311,7 +315,7 @@ func (enc *encoder) appendInOrder(b []byte, spans []sdktrace.ReadOnlySpan) ([]by
 				recs = len(b)
 			}
 		}
-		b = appendSpan(b, s)
+		b = appendSpan(b, v)
 		n++
 	}
 	if res >= 0 {
@@ -356,7 +360,7 @@ func (enc *encoder) appendGrouped(b []byte, spans []sdktrace.ReadOnlySpan) []byt
 			b = append(b, sc.field...)
 			recs := len(b)
 			for _, s := range enc.order[i:k] {
-				b = appendSpan(b, s)
+				b = appendSpan(b, view(s, &enc.scratch))
 			}
 			enc.avgSpan = (len(b) - recs) / (k - i)
 			b = append(b, sc.url...)

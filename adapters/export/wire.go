@@ -218,17 +218,17 @@ func clampCount(n int) uint64 {
 }
 
 // appendSpan writes one ScopeSpans.spans field.
-func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
+func appendSpan(b []byte, s spanView) []byte {
 	b, start := openField2(b, tagSSSpans)
-	sc := s.SpanContext()
-	parent := s.Parent()
+	sc := &s.spanContext
+	parent := &s.parent
 	// The head, in one go: ids, trace state, parent, name, kind, times.
 	ts := sc.TraceState()
 	tsLen := traceStateLen(ts)
 	tid, sid, psid := sc.TraceID(), sc.SpanID(), parent.SpanID()
-	name := s.Name()
-	kind := s.SpanKind()
-	st, et := unixNano(s.StartTime()), unixNano(s.EndTime())
+	name := s.name
+	kind := s.spanKind
+	st, et := unixNano(s.startTime), unixNano(s.endTime)
 	i := len(b)
 	b = slices.Grow(b, 28+sizeField(tsLen)+10+sizeField(len(name))+2+9+9)
 	b = b[:cap(b)]
@@ -267,29 +267,44 @@ func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
 		i += 9
 	}
 	b = b[:i]
-	for _, kv := range s.Attributes() {
+	for _, kv := range s.extra {
+		if !hasKey(s.attributes, kv.Key) {
+			b = appendKeyValue(b, tagSpanAttributes, kv)
+		}
+	}
+	for _, kv := range s.attributes {
 		b = appendKeyValue(b, tagSpanAttributes, kv)
 	}
-	if n := clampCount(s.DroppedAttributes()); n != 0 {
+	if n := clampCount(s.droppedAttributeCount); n != 0 {
 		b = appendVarint(append(b, tagSpanDroppedAttrs), n)
 	}
-	evs := s.Events()
+	evs := s.events
 	for i := range evs {
 		b = appendEvent(b, &evs[i])
 	}
-	if n := clampCount(s.DroppedEvents()); n != 0 {
+	if n := clampCount(s.droppedEventCount); n != 0 {
 		b = appendVarint(append(b, tagSpanDroppedEvts), n)
 	}
-	links := s.Links()
+	links := s.links
 	for i := range links {
 		b = appendLink(b, &links[i])
 	}
-	if n := clampCount(s.DroppedLinks()); n != 0 {
+	if n := clampCount(s.droppedLinkCount); n != 0 {
 		b = appendVarint(append(b, tagSpanDroppedLinks), n)
 	}
-	b = appendStatus(b, s.Status())
+	b = appendStatus(b, s.status)
 	b = appendFlags(b, tagSpanFlags, sc.TraceFlags(), parent.IsRemote())
 	return closeField2(b, start)
+}
+
+// hasKey reports whether attrs holds k.
+func hasKey(attrs []attribute.KeyValue, k attribute.Key) bool {
+	for i := range attrs {
+		if attrs[i].Key == k {
+			return true
+		}
+	}
+	return false
 }
 
 // appendFlags writes the OTLP flags word: W3C trace flags in bits 0-7, then
