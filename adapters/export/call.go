@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -32,6 +33,8 @@ type call struct {
 
 	client  retryablehttp.Client // its hooks are the call's methods
 	payload []byte               // the body of the request in flight
+	lend    bool                 // payload is the encoder's buffer, lent (see request)
+	loan    *loan                // the lent payload's bodies still out
 	getBody func() (io.ReadCloser, error)
 	creds   *credentials   // the credentials header was built from
 	header  [2]http.Header // the request headers, without and with Content-Encoding: gzip
@@ -65,7 +68,7 @@ var (
 )
 
 func newCall(e *Exporter) *call {
-	c := &call{e: e, enc: newEncoder(e.cfg), resp: make([]byte, 0, 512)}
+	c := &call{e: e, enc: newEncoder(e.cfg), resp: make([]byte, 0, 512), loan: new(loan)}
 	c.client = retryablehttp.Client{
 		HTTPClient:     e.client,
 		RetryMax:       maxRetries,
@@ -286,20 +289,62 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // request returns the POST of payload under ctx. Its body is rewound for
 // each retry by prepareRetry.
 //
-// The body is a copy of payload: a transport may go on reading a request's
-// body after RoundTrip returned (an endpoint answering 413 or 401 before
-// reading it all, HTTP/2's own writer), while the encoder's buffers are
-// reused for the next request at once. The copy is never reused, so a late
-// reader sees this request's bytes, never another's.
+// A transport may go on reading a request's body after RoundTrip returned
+// (an endpoint answering 413 or 401 before reading it all, HTTP/2's own
+// writer), while the encoder's buffers are reused for the next request. So
+// a small payload is copied, and the copy never reused: a late reader sees
+// this request's bytes, never another's. A large one (lendMin and up) is
+// lent instead, which saves a copy of up to MaxRequestBytes per attempt:
+// its bodies count themselves out until the transport closes them, and
+// reclaim gives the encoder new buffers when one is still out.
 func (c *call) request(ctx context.Context, payload []byte, gzipped bool) *http.Request {
-	payload = bytes.Clone(payload)
+	c.lend = len(payload) >= lendMin
+	if !c.lend {
+		payload = bytes.Clone(payload)
+	}
 	c.payload = payload
 	r := c.e.template.WithContext(ctx)
 	r.Header = c.headers(gzipped)
 	r.Body, _ = c.body()
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(payload)), nil }
+	r.GetBody = c.getBody
 	r.ContentLength = int64(len(payload))
 	return r
+}
+
+// lendMin is the payload size from which request bodies read the encoder's
+// buffer itself. Below it, a copy costs little, and the body can be what
+// net/http knows to be in memory (see body).
+const lendMin = 32 << 10
+
+// loan counts the request bodies reading the encoder's buffers that the
+// transport has not closed yet.
+type loan struct{ out atomic.Int32 }
+
+// lentBody is a request body reading a lent payload.
+type lentBody struct {
+	bytes.Reader
+	loan   *loan
+	closed atomic.Bool
+}
+
+// Close returns the body's share of the loan; the transport calls it once
+// it no longer reads the body.
+func (b *lentBody) Close() error {
+	if b.closed.CompareAndSwap(false, true) {
+		b.loan.out.Add(-1)
+	}
+	return nil
+}
+
+// reclaim is called before the encoder writes its buffers again. When a
+// body of a lent payload is still out, the encoder gets new buffers and the
+// old ones stay with that body.
+func (c *call) reclaim() {
+	if c.loan.out.Load() == 0 {
+		return
+	}
+	c.loan = new(loan)
+	c.enc.detach()
 }
 
 // headers returns the request headers, built once per call and again when
@@ -326,12 +371,18 @@ func (c *call) headers(gzipped bool) http.Header {
 }
 
 // body returns a reader of the payload from its start: one per attempt, as
-// the transport may still hold the previous attempt's after a failure. It
-// is an io.NopCloser of a *bytes.Reader, which net/http knows to be in
-// memory: it writes the headers and a small body in one go instead of
-// flushing the headers first.
+// the transport may still hold the previous attempt's after a failure. A
+// copied payload's is an io.NopCloser of a *bytes.Reader, which net/http
+// knows to be in memory: it writes the headers and a small body in one go
+// instead of flushing the headers first.
 func (c *call) body() (io.ReadCloser, error) {
-	return io.NopCloser(bytes.NewReader(c.payload)), nil
+	if !c.lend {
+		return io.NopCloser(bytes.NewReader(c.payload)), nil
+	}
+	c.loan.out.Add(1)
+	b := &lentBody{loan: c.loan}
+	b.Reset(c.payload)
+	return b, nil
 }
 
 // prepareRetry gives a retry its own reader of the payload.

@@ -533,6 +533,13 @@ func (enc *encoder) compress(raw []byte) []byte {
 	return enc.gz.Bytes()
 }
 
+// detach leaves the request body buffers to a request still reading them:
+// the encoder makes new ones.
+func (enc *encoder) detach() {
+	enc.raw = nil
+	enc.gz = bytes.Buffer{}
+}
+
 // release drops the references to the last batch's spans, and buffers that
 // grew far beyond a typical batch.
 func (enc *encoder) release() {

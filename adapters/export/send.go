@@ -100,6 +100,7 @@ func (e *Exporter) sendRange(c *call, lo, hi int, st *exportState) {
 		st.reject(n, err)
 		return
 	}
+	c.reclaim()
 	raw := enc.body(lo, hi)
 	payload := raw
 	gzipped := e.cfg.Compression == CompressionGzip && len(raw) >= e.cfg.CompressionMinBytes
