@@ -203,9 +203,16 @@ func (c *call) do(r *http.Request) (*http.Response, error) {
 // begin starts a retry loop: it returns the loop's context, registered for
 // Shutdown, or false once Shutdown gave up waiting.
 func (c *call) begin() (context.Context, context.CancelFunc, bool) {
-	// A plain cancelable child when the parent's deadline is the earlier;
-	// otherwise it also carries Config.Timeout.
-	ctx, cancel := context.WithDeadline(c.parent, c.deadline)
+	// A plain cancelable child when the parent's deadline comes first or is
+	// the same (context.WithDeadline would start a timer of its own for the
+	// same instant); otherwise it also carries Config.Timeout.
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if dl, ok := c.parent.Deadline(); ok && !dl.After(c.deadline) {
+		ctx, cancel = context.WithCancel(c.parent)
+	} else {
+		ctx, cancel = context.WithDeadline(c.parent, c.deadline)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped {
