@@ -8,8 +8,11 @@
 //
 // OpenTelemetry's own interfaces (sdktrace.SpanExporter, sdktrace.Sampler,
 // sdktrace.SpanProcessor, propagation.TextMapPropagator) already are ports and
-// are not re-declared here.
+// are not re-declared here. What crosses sdktrace.SpanExporter from core is
+// plain data: [ExportSpan], a span with the resource completed after it
+// started.
 //
-// The package imports only the standard library and the OTel SDK's span
-// type (sdktrace.ReadOnlySpan, for the export outcome contract).
+// The package imports only the standard library and the OTel SDK's span,
+// resource and attribute types (for ExportSpan and the export outcome
+// contract).
 package ports
