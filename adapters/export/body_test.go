@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,5 +182,96 @@ func TestLentBufferReusedOnceClosed(t *testing.T) {
 	raw := exp.Stats().BytesRaw / uint64(n+1)
 	if perExport := (after.TotalAlloc - before.TotalAlloc) / n; perExport > raw/2 {
 		t.Fatalf("%d bytes allocated per export of a %d-byte body: the body is copied", perExport, raw)
+	}
+}
+
+// Over HTTP/2 an early answer (413, without reading the body) makes the
+// transport close a lent body from another goroutine while its writer may
+// still be reading it; the halves sent next must not overwrite the bytes
+// it reads (run with -race).
+func TestLentBodyOverHTTP2EarlyAnswer(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > 64<<10 {
+			w.WriteHeader(http.StatusRequestEntityTooLarge) // without reading the body
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	cfg := NewDefaultConfig()
+	cfg.Endpoint = srv.URL + "/v1/traces"
+	cfg.Compression = CompressionNone
+	exp, err := New(cfg, WithHTTPClient(srv.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exp.Shutdown(context.Background())
+	spans := namedSpans("big", 256, strings.Repeat("x", 8<<10)) // 2 MiB
+	const rounds = 10
+	for range rounds {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := exp.ExportSpans(ctx, spans)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := exp.Stats(); st.Exported != rounds*uint64(len(spans)) {
+		t.Fatalf("exported %d of %d spans", st.Exported, rounds*len(spans))
+	}
+}
+
+// Through go-retryablehttp (a client with a Timeout) and its retries, every
+// lent body is closed: the loans balance, and the buffers serve the next
+// export instead of being copied or replaced.
+func TestLentBodiesBalanceThroughRetries(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if n.Add(1)%2 == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable) // every first attempt
+		}
+	}))
+	defer srv.Close()
+	cfg := NewDefaultConfig()
+	cfg.Endpoint = srv.URL + "/v1/traces"
+	cfg.Compression = CompressionNone
+	exp, err := New(cfg, WithHTTPClient(&http.Client{Timeout: time.Minute}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exp.Shutdown(context.Background())
+	if exp.direct {
+		t.Fatal("a client with a Timeout takes the direct path")
+	}
+	spans := namedSpans("big", 128, strings.Repeat("x", 1<<10)) // 128 KiB: lent
+	export := func() {
+		if err := exp.ExportSpans(context.Background(), spans); err != nil {
+			t.Fatal(err)
+		}
+	}
+	export()
+	const rounds = 10
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range rounds {
+		export()
+	}
+	runtime.ReadMemStats(&after)
+	if st := exp.Stats(); st.Retries < rounds {
+		t.Fatalf("%d retries in %d exports: the server's 503s were not retried", st.Retries, rounds+1)
+	}
+	exp.mu.Lock()
+	for _, c := range exp.calls {
+		if out := c.loan.out.Load(); out != 0 {
+			t.Errorf("a call has %d lent bodies out after its exports", out)
+		}
+	}
+	exp.mu.Unlock()
+	raw := exp.Stats().BytesRaw / (rounds + 1)
+	if perExport := (after.TotalAlloc - before.TotalAlloc) / rounds; perExport > raw {
+		t.Fatalf("%d bytes allocated per export (two attempts) of a %d-byte body: bodies copied or buffers replaced", perExport, raw)
 	}
 }

@@ -35,10 +35,9 @@ type call struct {
 	payload []byte               // the body of the request in flight
 	lend    bool                 // payload is the encoder's buffer, lent (see request)
 	loan    *loan                // the lent payload's bodies still out
-	getBody func() (io.ReadCloser, error)
-	creds   *credentials   // the credentials header was built from
-	header  [2]http.Header // the request headers, without and with Content-Encoding: gzip
-	resp    []byte         // response body buffer
+	creds   *credentials         // the credentials header was built from
+	header  [2]http.Header       // the request headers, without and with Content-Encoding: gzip
+	resp    []byte               // response body buffer
 
 	// The export in progress.
 	parent   context.Context
@@ -78,7 +77,6 @@ func newCall(e *Exporter) *call {
 		RequestLogHook: c.onRequest,
 		PrepareRetry:   c.prepareRetry,
 	}
-	c.getBody = c.body
 	c.timer = time.AfterFunc(time.Hour, c.cutAttempt)
 	c.timer.Stop()
 	return c
@@ -313,7 +311,8 @@ func (c *call) request(ctx context.Context, payload []byte, gzipped bool) *http.
 	r := c.e.template.WithContext(ctx)
 	r.Header = c.headers(gzipped)
 	r.Body, _ = c.body()
-	r.GetBody = c.getBody
+	lend, loan := c.lend, c.loan
+	r.GetBody = func() (io.ReadCloser, error) { return newBody(payload, lend, loan), nil }
 	r.ContentLength = int64(len(payload))
 	return r
 }
@@ -327,17 +326,36 @@ const lendMin = 32 << 10
 // transport has not closed yet.
 type loan struct{ out atomic.Int32 }
 
-// lentBody is a request body reading a lent payload.
+// lentBody is a request body reading a lent payload. Read and Close
+// exclude each other, and Read fails after Close: a transport may close a
+// body from another goroutine while its writer is still reading it
+// (HTTP/2 after an early answer), and the payload is reused once every
+// body of it is closed. It has no WriteTo, through which io.Copy would
+// read around the lock.
 type lentBody struct {
-	bytes.Reader
+	mu     sync.Mutex
+	r      bytes.Reader
 	loan   *loan
-	closed atomic.Bool
+	closed bool
 }
 
-// Close returns the body's share of the loan; the transport calls it once
-// it no longer reads the body.
+var errBodyClosed = errors.New("export: request body read after Close")
+
+func (b *lentBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, errBodyClosed
+	}
+	return b.r.Read(p)
+}
+
+// Close returns the body's share of the loan.
 func (b *lentBody) Close() error {
-	if b.closed.CompareAndSwap(false, true) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closed {
+		b.closed = true
 		b.loan.out.Add(-1)
 	}
 	return nil
@@ -383,13 +401,17 @@ func (c *call) headers(gzipped bool) http.Header {
 // knows to be in memory: it writes the headers and a small body in one go
 // instead of flushing the headers first.
 func (c *call) body() (io.ReadCloser, error) {
-	if !c.lend {
-		return io.NopCloser(bytes.NewReader(c.payload)), nil
+	return newBody(c.payload, c.lend, c.loan), nil
+}
+
+func newBody(payload []byte, lend bool, l *loan) io.ReadCloser {
+	if !lend {
+		return io.NopCloser(bytes.NewReader(payload))
 	}
-	c.loan.out.Add(1)
-	b := &lentBody{loan: c.loan}
-	b.Reset(c.payload)
-	return b, nil
+	l.out.Add(1)
+	b := &lentBody{loan: l}
+	b.r.Reset(payload)
+	return b
 }
 
 // prepareRetry gives a retry its own reader of the payload.

@@ -543,6 +543,7 @@ func (enc *encoder) detach() {
 // release drops the references to the last batch's spans, and buffers that
 // grew far beyond a typical batch.
 func (enc *encoder) release() {
+	enc.scratch = spanFields{}
 	clear(enc.order)
 	clear(enc.tooLarge)
 	enc.order, enc.tooLarge = enc.order[:0], enc.tooLarge[:0]

@@ -125,14 +125,20 @@ func mirrors(t reflect.Type) bool {
 	if t.Kind() != reflect.Pointer {
 		return false
 	}
-	st, want := t.Elem(), reflect.TypeFor[spanFields]()
-	if st.Kind() != reflect.Struct || st.Name() != "snapshot" || st.PkgPath() != "go.opentelemetry.io/otel/sdk/trace" ||
-		st.Size() != want.Size() || st.NumField() != want.NumField() {
+	st := t.Elem()
+	return st.Kind() == reflect.Struct && st.Name() == "snapshot" && st.PkgPath() == "go.opentelemetry.io/otel/sdk/trace" &&
+		sameLayout(st, reflect.TypeFor[spanFields]())
+}
+
+// sameLayout reports whether the structs a and b have the same size and
+// fields: names, types and offsets.
+func sameLayout(a, b reflect.Type) bool {
+	if a.Size() != b.Size() || a.NumField() != b.NumField() {
 		return false
 	}
-	for i := range want.NumField() {
-		a, b := st.Field(i), want.Field(i)
-		if a.Name != b.Name || a.Type != b.Type || a.Offset != b.Offset {
+	for i := range b.NumField() {
+		fa, fb := a.Field(i), b.Field(i)
+		if fa.Name != fb.Name || fa.Type != fb.Type || fa.Offset != fb.Offset {
 			return false
 		}
 	}

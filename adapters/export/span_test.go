@@ -10,6 +10,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -97,3 +99,97 @@ func asSDKSnapshot(s sdktrace.ReadOnlySpan) sdktrace.ReadOnlySpan {
 var sdkSnapshotType = sync.OnceValue(func() reflect.Type {
 	return reflect.TypeOf(realSDKSpans(nil)[0])
 })
+
+// sameLayout tells a struct with spanFields' layout from ones that differ
+// in one field's name or type, or by a field more.
+func TestSameLayout(t *testing.T) {
+	type same struct {
+		name                  string
+		spanContext           trace.SpanContext
+		parent                trace.SpanContext
+		spanKind              trace.SpanKind
+		startTime             time.Time
+		endTime               time.Time
+		attributes            []attribute.KeyValue
+		events                []sdktrace.Event
+		links                 []sdktrace.Link
+		status                sdktrace.Status
+		childSpanCount        int
+		droppedAttributeCount int
+		droppedEventCount     int
+		droppedLinkCount      int
+		resource              *resource.Resource
+		instrumentationScope  instrumentation.Scope
+	}
+	type renamed struct {
+		name                  string
+		spanContext           trace.SpanContext
+		parent                trace.SpanContext
+		spanKind              trace.SpanKind
+		startTime             time.Time
+		endTime               time.Time
+		attributes            []attribute.KeyValue
+		events                []sdktrace.Event
+		links                 []sdktrace.Link
+		status                sdktrace.Status
+		childSpanCount        int
+		droppedAttributeCount int
+		droppedLinkCount      int // swapped names
+		droppedEventCount     int
+		resource              *resource.Resource
+		instrumentationScope  instrumentation.Scope
+	}
+	type retyped struct {
+		name                  string
+		spanContext           trace.SpanContext
+		parent                trace.SpanContext
+		spanKind              trace.SpanKind
+		startTime             time.Time
+		endTime               time.Time
+		attributes            []attribute.KeyValue
+		events                []sdktrace.Event
+		links                 []sdktrace.Link
+		status                sdktrace.Status
+		childSpanCount        int64 // same size, other type
+		droppedAttributeCount int
+		droppedEventCount     int
+		droppedLinkCount      int
+		resource              *resource.Resource
+		instrumentationScope  instrumentation.Scope
+	}
+	type padded struct {
+		name                  string
+		spanContext           trace.SpanContext
+		parent                trace.SpanContext
+		spanKind              trace.SpanKind
+		startTime             time.Time
+		endTime               time.Time
+		attributes            []attribute.KeyValue
+		events                []sdktrace.Event
+		links                 []sdktrace.Link
+		status                sdktrace.Status
+		childSpanCount        int
+		droppedAttributeCount int
+		droppedEventCount     int
+		droppedLinkCount      int
+		resource              *resource.Resource
+		_                     [0]func() // a field more, of no size
+		instrumentationScope  instrumentation.Scope
+	}
+	type longer struct {
+		same
+		extra int
+	}
+	want := reflect.TypeFor[spanFields]()
+	if !sameLayout(reflect.TypeFor[same](), want) {
+		t.Fatal("an identical struct does not have the same layout")
+	}
+	for _, typ := range []reflect.Type{reflect.TypeFor[renamed](), reflect.TypeFor[retyped](), reflect.TypeFor[padded](), reflect.TypeFor[longer]()} {
+		if sameLayout(typ, want) {
+			t.Errorf("%v has the same layout as spanFields", typ.Name())
+		}
+	}
+	if mirrors(reflect.TypeFor[*same]()) {
+		t.Error("a look-alike outside the SDK passes for its snapshot")
+	}
+}
