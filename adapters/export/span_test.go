@@ -103,6 +103,7 @@ var sdkSnapshotType = sync.OnceValue(func() reflect.Type {
 // sameLayout tells a struct with spanFields' layout from ones that differ
 // in one field's name or type, or by a field more.
 func TestSameLayout(t *testing.T) {
+	//lint:ignore U1000 the fields are there for their layout, never read
 	type same struct {
 		name                  string
 		spanContext           trace.SpanContext
@@ -121,6 +122,7 @@ func TestSameLayout(t *testing.T) {
 		resource              *resource.Resource
 		instrumentationScope  instrumentation.Scope
 	}
+	//lint:ignore U1000 the fields are there for their layout, never read
 	type renamed struct {
 		name                  string
 		spanContext           trace.SpanContext
@@ -139,6 +141,7 @@ func TestSameLayout(t *testing.T) {
 		resource              *resource.Resource
 		instrumentationScope  instrumentation.Scope
 	}
+	//lint:ignore U1000 the fields are there for their layout, never read
 	type retyped struct {
 		name                  string
 		spanContext           trace.SpanContext
@@ -157,6 +160,7 @@ func TestSameLayout(t *testing.T) {
 		resource              *resource.Resource
 		instrumentationScope  instrumentation.Scope
 	}
+	//lint:ignore U1000 the fields are there for their layout, never read
 	type padded struct {
 		name                  string
 		spanContext           trace.SpanContext
@@ -176,6 +180,7 @@ func TestSameLayout(t *testing.T) {
 		_                     [0]func() // a field more, of no size
 		instrumentationScope  instrumentation.Scope
 	}
+	//lint:ignore U1000 the fields are there for their layout, never read
 	type longer struct {
 		same
 		extra int
