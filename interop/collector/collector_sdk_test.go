@@ -10,6 +10,9 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gcftrace/gcftrace/adapters/export"
+	"github.com/gcftrace/gcftrace/ports"
 )
 
 // TestCollectorSDKSpans sends spans recorded by the real SDK, rather than
@@ -71,4 +74,23 @@ func TestCollectorSDKSpans(t *testing.T) {
 			checkHeaders(t, r, compression)
 		})
 	}
+
+	// As the processor hands them over once the resource is complete: with
+	// another resource and identity keys copied onto the spans, one of which
+	// the span has already (its own value stays).
+	completed := make([]sdktrace.ReadOnlySpan, len(spans))
+	for i, s := range spans {
+		completed[i] = &ports.ExportSpan{ReadOnlySpan: s, Res: resBilling, Extra: []attribute.KeyValue{
+			attribute.String("faas.name", "checkout-fn"),
+			attribute.String(string(allValueTypes()[0].Key), "the span's own value wins"),
+		}}
+	}
+	t.Run("completed resource", func(t *testing.T) {
+		r := startReceiver(t)
+		exp := newExporter(t, r, export.CompressionGzip, 0)
+		if err := exp.ExportSpans(t.Context(), completed); err != nil {
+			t.Fatalf("ExportSpans: %v", err)
+		}
+		reportDiffs(t, diffTraces(r.sink.AllTraces(), wantTraces(tracetest.SpanStubsFromReadOnlySpans(completed))))
+	})
 }
