@@ -51,13 +51,18 @@ var identityKeys = []attribute.Key{
 }
 
 // WithResourceCompletion says that the resource will be completed after
-// setup with SetResource. The first export waits for it at most wait
-// (DefaultResourceWait when wait <= 0), never beyond its flush budget; no
-// later export waits.
+// setup with SetResource. The first flush with spans to export waits for it
+// at most wait (DefaultResourceWait when wait is 0; a negative wait never
+// waits) and at most half of its flush budget, without holding the export
+// slot: flushes meanwhile export with what is known, and no later flush
+// waits.
 func WithResourceCompletion(wait time.Duration) ProcessorOption {
 	return processorOptionFunc(func(c *processorConfig) {
-		if wait <= 0 {
+		switch {
+		case wait == 0:
 			wait = DefaultResourceWait
+		case wait < 0:
+			wait = 0
 		}
 		c.resourceWait = wait
 	})
@@ -91,13 +96,34 @@ func (p *Processor) SetResource(res *resource.Resource) {
 	p.comp.once.Do(func() { close(p.comp.ready) })
 }
 
-// awaitResource makes the first export wait for the completed resource, at
-// most the configured cap and never past ctx.
-func (c *completion) awaitResource(ctx context.Context) {
-	if c.wait <= 0 || c.first.Swap(true) {
-		return
+// claimWait tells the first flush with spans to export how long it may
+// wait for the complete resource: the cap, but at most half of the time ctx
+// has left, so that the export itself keeps the other half. It claims the
+// one wait of the processor's life only when there is time to wait and the
+// resource is still pending.
+func (c *completion) claimWait(ctx context.Context) (time.Duration, bool) {
+	if c.wait <= 0 || c.first.Load() {
+		return 0, false
 	}
-	t := time.NewTimer(c.wait)
+	select {
+	case <-c.ready:
+		return 0, false
+	default:
+	}
+	wait := c.wait
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl)/2)
+	}
+	if wait <= 0 || c.first.Swap(true) {
+		return 0, false
+	}
+	return wait, true
+}
+
+// awaitResource waits for the complete resource, at most wait and never
+// past ctx.
+func (c *completion) awaitResource(ctx context.Context, wait time.Duration) {
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-c.ready:

@@ -107,9 +107,94 @@ func TestProcessorFirstExportWaitBoundedByFlushBudget(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.ForceFlush(context.Background()) }()
 	select {
-	case <-done:
+	case err := <-done:
+		// The wait took at most half of the budget: the export had the
+		// other half and succeeded.
+		if err != nil {
+			t.Fatalf("first flush = %v, want the export to fit in the budget after the wait", err)
+		}
+		if got := len(exp.GetSpans()); got != 1 {
+			t.Fatalf("exported %d spans, want 1", got)
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("first flush waited for the resource past its 30ms budget")
+	}
+}
+
+func TestProcessorFirstWaitLeavesHalfTheBudgetToTheExport(t *testing.T) {
+	exp := &gateExporter{release: make(chan struct{})}
+	p := core.NewProcessor(exp, core.WithResourceCompletion(time.Minute), core.WithFlushTimeout(200*time.Millisecond))
+	endSpans(newProvider(p), 1)
+	// The export is released 150ms after the flush starts: only a wait of
+	// at most half of the 200ms budget leaves it time to finish.
+	go func() { time.Sleep(150 * time.Millisecond); close(exp.release) }()
+	if err := p.ForceFlush(context.Background()); err != nil {
+		t.Fatalf("first flush = %v, want success: the wait may use only half of the budget", err)
+	}
+}
+
+func TestProcessorOtherFlushesDoNotWaitForTheResource(t *testing.T) {
+	exp := &gateExporter{}
+	p := core.NewProcessor(exp, core.WithResourceCompletion(time.Minute))
+	tp := newProvider(p)
+	endSpans(tp, 1)
+	first := make(chan error, 1)
+	go func() { first <- p.ForceFlush(context.Background()) }() // waits for the resource (up to 1s: half its budget)
+	time.Sleep(20 * time.Millisecond)
+	endSpans(tp, 1)
+	start := time.Now()
+	if err := p.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Waiting would take the first flush's remaining wait, most of a second.
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("a second invocation's flush took %v: it waited on the metadata lookups", d)
+	}
+	if got := len(exp.GetSpans()); got != 2 {
+		t.Fatalf("exported %d spans, want both with what is known", got)
+	}
+	p.SetResource(core.NewResource(completeEnv, core.NewDefaultConfig()))
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestProcessorExpiredFlushLeavesTheResourceWait(t *testing.T) {
+	exp := &gateExporter{release: make(chan struct{})} // fails when its context ends first
+	p := core.NewProcessor(exp, core.WithResourceCompletion(time.Minute))
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithResource(core.NewResource(partialEnv, core.NewDefaultConfig())),
+		sdktrace.WithSpanProcessor(p),
+	)
+	endSpans(tp, 1)
+	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	_ = p.ForceFlush(expired) // no time to wait: the one wait stays unclaimed
+	close(exp.release)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		p.SetResource(core.NewResource(completeEnv, core.NewDefaultConfig()))
+	}()
+	if err := p.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spans := exp.GetSpans()
+	if len(spans) == 0 || resourceValue(spans[len(spans)-1], "cloud.region") != "europe-west3" {
+		t.Fatalf("the flush after an expired one did not wait for the resource: %d spans", len(spans))
+	}
+}
+
+func TestProcessorNegativeResourceWaitNeverWaits(t *testing.T) {
+	exp := &gateExporter{}
+	p := core.NewProcessor(exp, core.WithResourceCompletion(-1))
+	endSpans(newProvider(p), 1)
+	start := time.Now()
+	if err := p.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Not a timing target: waiting would take the default 250ms.
+	if d := time.Since(start); d >= 200*time.Millisecond {
+		t.Fatalf("flush took %v: a negative wait must not wait (the default would wait 250ms)", d)
 	}
 }
 

@@ -43,8 +43,9 @@ const (
 // unless the exporter said they were rejected for good
 // (ports.ErrExportRejected). Every dropped span is counted in Stats.
 //
-// In background mode (WithBackgroundExport) a goroutine also exports every
-// interval and whenever the buffer is half full.
+// In background mode (WithBackgroundExport, or StartBackground later) a
+// goroutine also exports every interval and whenever the buffer fills up to
+// half, off the invocation path.
 type Processor struct {
 	exp sdktrace.SpanExporter
 	cfg processorConfig
@@ -55,14 +56,18 @@ type Processor struct {
 	inflight *flight
 	idle     *flight // a finished flight no waiter saw, for reuse
 	shutdown bool
+	closing  bool          // Shutdown has begun: no background loop starts any more
+	interval time.Duration // the background loop's; 0 while none runs
 
 	// busy is set while spans are pending or an export runs, so that
 	// ForceFlush returns at once, without a lock, when there is nothing to do.
 	busy atomic.Bool
 
-	wake chan struct{} // background mode: buffer half full
-	stop chan struct{}
-	done chan struct{}
+	wake     chan struct{} // background mode: the buffer reached half full
+	stop     chan struct{} // closed by Shutdown
+	done     chan struct{} // closed when the background loop has returned
+	bgCtx    context.Context
+	bgCancel context.CancelFunc // ends a background export Shutdown gave up waiting for
 
 	comp completion
 
@@ -165,17 +170,34 @@ func NewProcessor(exp sdktrace.SpanExporter, opts ...ProcessorOption) *Processor
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
-	p := &Processor{exp: exp, cfg: cfg}
+	p := &Processor{exp: exp, cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	p.bgCtx, p.bgCancel = context.WithCancel(context.Background())
 	p.comp.wait = cfg.resourceWait
 	p.comp.identity = cfg.spanIdentity
 	p.comp.ready = make(chan struct{})
 	if cfg.interval > 0 {
-		p.wake = make(chan struct{}, 1)
-		p.stop = make(chan struct{})
-		p.done = make(chan struct{})
-		go p.background()
+		p.StartBackground(cfg.interval)
 	}
 	return p
+}
+
+// StartBackground turns background mode on after construction, for a
+// pipeline whose handlers flush on exit but some of whose handlers do not:
+// their spans then leave every interval (DefaultExportInterval when
+// interval <= 0) and whenever the buffer fills up to half. It is a no-op
+// when background mode is already on or Shutdown has begun.
+func (p *Processor) StartBackground(interval time.Duration) {
+	if interval <= 0 {
+		interval = DefaultExportInterval
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.interval > 0 || p.closing {
+		return
+	}
+	p.interval = interval
+	p.wake = make(chan struct{}, 1)
+	go p.background(interval, p.wake)
 }
 
 // OnStart counts the span; see Stats.Unended.
@@ -194,19 +216,29 @@ func (p *Processor) OnEnd(s sdktrace.ReadOnlySpan) {
 		return
 	}
 	if len(p.pending) >= p.cfg.maxPending {
+		reason := DropBufferFull
+		if p.pending[0].EndTime().Before(p.cfg.now().Add(-MaxSpanAge)) {
+			reason = DropExpired
+		}
 		p.pending[0] = nil
 		p.pending = p.pending[1:]
-		p.drop(DropBufferFull, 1)
+		p.drop(reason, 1)
 	}
 	p.pending = append(p.pending, s)
-	half := len(p.pending) >= p.cfg.maxPending/2
+	// Wake the background loop when the buffer reaches half full, not on
+	// every span above that: after a failed export puts its spans back,
+	// the loop waits for its next tick instead of retrying back to back.
+	var wake chan struct{}
+	if len(p.pending) == max(1, p.cfg.maxPending/2) {
+		wake = p.wake
+	}
 	if !p.busy.Load() {
 		p.busy.Store(true)
 	}
 	p.mu.Unlock()
-	if half && p.wake != nil {
+	if wake != nil {
 		select {
-		case p.wake <- struct{}{}:
+		case wake <- struct{}{}:
 		default:
 		}
 	}
@@ -259,13 +291,25 @@ func (p *Processor) flush(ctx context.Context) error {
 			}
 			select {
 			case <-done:
-				if covered {
+				// An export that ran out of its own flush's budget (an
+				// earlier deadline than ours) put the spans back: export
+				// them under this flush's budget instead of giving up.
+				if covered && (f.err == nil || ctx.Err() != nil || !errors.Is(f.err, context.DeadlineExceeded)) {
 					return f.err
 				}
 				continue
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+		}
+		if wait, ok := p.comp.claimWait(ctx); ok {
+			// The first flush with spans to export waits for the complete
+			// resource, outside the export slot: other flushes meanwhile
+			// export with what is known, so that no other invocation waits
+			// on the metadata server.
+			p.mu.Unlock()
+			p.comp.awaitResource(ctx, wait)
+			continue
 		}
 		batch := p.pending
 		p.pending, p.spare = p.spare, nil
@@ -311,7 +355,6 @@ func (p *Processor) export(ctx context.Context, batch []sdktrace.ReadOnlySpan) e
 		return nil
 	}
 	p.exports.Add(1)
-	p.comp.awaitResource(ctx)
 	err := p.exp.ExportSpans(ctx, p.comp.prepare(batch))
 	p.comp.done(err)
 	retry, rejected := outcome(err, batch)
@@ -394,22 +437,27 @@ func (p *Processor) dropExpired(batch []sdktrace.ReadOnlySpan) []sdktrace.ReadOn
 	return batch[:n]
 }
 
-func (p *Processor) background() {
+func (p *Processor) background(interval time.Duration, wakeup chan struct{}) {
 	defer close(p.done)
-	t := time.NewTicker(p.cfg.interval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
+	wake := wakeup
 	for {
 		select {
 		case <-p.stop:
 			return
 		case <-t.C:
-		case <-p.wake:
+		case <-wake:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.flushTimeout)
-		if err := p.flush(ctx); err != nil {
-			p.cfg.logger.Debug("gcftrace: background export", "err", err)
-		}
+		ctx, cancel := context.WithTimeout(p.bgCtx, p.cfg.flushTimeout)
+		err := p.flush(ctx)
 		cancel()
+		if err != nil {
+			p.cfg.logger.Debug("gcftrace: background export", "err", err)
+			wake = nil // retry on the next tick, not back to back
+		} else {
+			wake = wakeup
+		}
 	}
 }
 
@@ -423,15 +471,30 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 			ctx, cancel = context.WithTimeout(ctx, DefaultShutdownTimeout)
 			defer cancel()
 		}
-		if p.stop != nil {
-			close(p.stop)
-			select { // a background flush under way ends by its own budget
+		defer p.bgCancel()
+		p.mu.Lock()
+		p.closing = true
+		looping := p.interval > 0
+		p.mu.Unlock()
+		close(p.stop)
+		if looping {
+			select { // a background export under way ends by its own budget
 			case <-p.done:
 			case <-ctx.Done():
+				p.bgCancel()
 			}
 		}
-		err := p.flush(ctx)
-		p.mu.Lock()
+		// Flush until nothing is left, so that spans ending during the
+		// final export leave too, within ctx.
+		var err error
+		for {
+			err = p.flush(ctx)
+			p.mu.Lock()
+			if err != nil || ctx.Err() != nil || len(p.pending) == 0 {
+				break // with p.mu held
+			}
+			p.mu.Unlock()
+		}
 		p.shutdown = true
 		left := len(p.pending)
 		p.pending = nil
@@ -469,7 +532,7 @@ type ProcessorStats struct {
 	Exported  uint64            // spans the exporter accepted
 	Dropped   map[string]uint64 // spans given up, by reason (Drop* constants)
 	Exports   uint64            // ExportSpans calls
-	Coalesced uint64            // flushes that waited for another flush's export
+	Coalesced uint64            // flushes (ForceFlush, background, Shutdown) that waited for another one's export
 	Started   uint64            // spans started (recording)
 	Unended   uint64            // spans started but not ended yet
 }
@@ -479,7 +542,11 @@ func (p *Processor) Stats() ProcessorStats {
 	p.mu.Lock()
 	pending := len(p.pending)
 	p.mu.Unlock()
-	started, ended := p.started.Load(), p.ended.Load()
+	// ended before started: a span that starts and ends between the two
+	// reads then counts as unended for this one read, rather than hiding a
+	// span that never ended.
+	ended := p.ended.Load()
+	started := p.started.Load()
 	s := ProcessorStats{
 		Pending:   pending,
 		Exported:  p.exported.Load(),

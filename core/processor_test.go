@@ -11,6 +11,7 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gcftrace/gcftrace/core"
 	"github.com/gcftrace/gcftrace/ports"
@@ -199,8 +200,15 @@ func TestProcessorConcurrentFlushesCoalesce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := len(exp.GetSpans()); got != n+1 {
-		t.Fatalf("exported %d spans, want %d, each once", got, n+1)
+	seen := map[trace.SpanID]bool{}
+	for _, s := range exp.GetSpans() {
+		if seen[s.SpanContext.SpanID()] {
+			t.Fatalf("span %s exported twice", s.SpanContext.SpanID())
+		}
+		seen[s.SpanContext.SpanID()] = true
+	}
+	if len(seen) != n+1 {
+		t.Fatalf("exported %d distinct spans, want %d, each once", len(seen), n+1)
 	}
 	if calls := exp.calls.Load(); calls > 3 {
 		t.Fatalf("%d exports for %d concurrent flushes, want at most 3", calls, n+1)
@@ -492,5 +500,245 @@ func TestProcessorSpansRequeuedAfterShutdownAreCounted(t *testing.T) {
 	st := p.Stats()
 	if st.Pending != 0 || st.Dropped[core.DropShutdown] != 2 {
 		t.Fatalf("stats = %+v, want the 2 spans counted as dropped at shutdown, none pending", st)
+	}
+}
+
+// firstHangsExporter hangs its first export until the context ends, as an
+// exporter facing a dead endpoint does, and delivers the later ones.
+type firstHangsExporter struct {
+	tracetest.InMemoryExporter
+	calls   atomic.Int64
+	started chan struct{}
+}
+
+func (e *firstHangsExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if e.calls.Add(1) == 1 {
+		close(e.started)
+		<-ctx.Done()
+		return fmt.Errorf("export: %w", ctx.Err())
+	}
+	return e.InMemoryExporter.ExportSpans(ctx, spans)
+}
+
+func (e *firstHangsExporter) Shutdown(context.Context) error { return nil }
+
+// TestProcessorWaiterExportsUnderItsOwnBudget: a flush whose spans ride an
+// export started by a flush with a shorter deadline does not give up when
+// that export runs out of time; it exports them under its own budget.
+func TestProcessorWaiterExportsUnderItsOwnBudget(t *testing.T) {
+	exp := &firstHangsExporter{started: make(chan struct{})}
+	p := core.NewProcessor(exp)
+	endSpans(newProvider(p), 1)
+	short, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	first := make(chan error, 1)
+	go func() { first <- p.ForceFlush(short) }()
+	<-exp.started
+	if err := p.ForceFlush(context.Background()); err != nil { // 2s budget, covered by the running export
+		t.Fatalf("second flush = %v, want the span exported under its own budget", err)
+	}
+	if err := <-first; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("first flush = %v, want its own deadline exceeded", err)
+	}
+	if st := p.Stats(); st.Exported != 1 || st.Pending != 0 {
+		t.Fatalf("stats = %+v, want the span exported once", st)
+	}
+}
+
+// TestProcessorShutdownExportsSpansEndingDuringItsFlush: spans that end
+// while Shutdown's final export runs leave with a further export, not as
+// dropped, when the context leaves time.
+func TestProcessorShutdownExportsSpansEndingDuringItsFlush(t *testing.T) {
+	exp := &gateExporter{release: make(chan struct{})}
+	p := core.NewProcessor(exp)
+	tp := newProvider(p)
+	endSpans(tp, 1)
+	done := make(chan error, 1)
+	go func() { done <- p.Shutdown(context.Background()) }()
+	for exp.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	endSpans(tp, 3) // during the final export
+	close(exp.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stats()
+	if st.Exported != 4 || len(st.Dropped) != 0 {
+		t.Fatalf("stats = %+v, want all 4 spans exported and none dropped", st)
+	}
+}
+
+// TestProcessorBackgroundWakesAtHalfFull: with a tick that never comes, the
+// buffer reaching half full starts an export by itself.
+func TestProcessorBackgroundWakesAtHalfFull(t *testing.T) {
+	exp := &gateExporter{}
+	p := core.NewProcessor(exp, core.WithBackgroundExport(time.Hour), core.WithMaxPending(8))
+	defer p.Shutdown(context.Background())
+	tp := newProvider(p)
+	endSpans(tp, 3)
+	time.Sleep(50 * time.Millisecond)
+	if n := exp.calls.Load(); n != 0 {
+		t.Fatalf("%d exports below half full, want none before the tick", n)
+	}
+	endSpans(tp, 1) // 4 of 8
+	deadline := time.Now().Add(5 * time.Second)
+	for len(exp.GetSpans()) < 4 {
+		if time.Now().After(deadline) {
+			t.Fatal("half-full buffer did not wake the background export")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestProcessorBackgroundDoesNotStormAFailingEndpoint: while exports fail,
+// spans ending above half full do not start export after export; the next
+// tick retries.
+func TestProcessorBackgroundDoesNotStormAFailingEndpoint(t *testing.T) {
+	exp := &gateExporter{}
+	down := errors.New("down")
+	exp.fail.Store(&down)
+	p := core.NewProcessor(exp, core.WithBackgroundExport(time.Hour), core.WithMaxPending(64))
+	defer p.Shutdown(context.Background())
+	tp := newProvider(p)
+	for range 50 {
+		endSpans(tp, 20)
+		time.Sleep(time.Millisecond)
+	}
+	if n := exp.calls.Load(); n > 3 {
+		t.Fatalf("%d exports for 1000 spans against a failing endpoint with no tick: a retry storm", n)
+	}
+	if st := p.Stats(); st.Pending != 64 || st.Dropped[core.DropBufferFull] == 0 {
+		t.Fatalf("stats = %+v, want a full buffer and the overflow counted", st)
+	}
+}
+
+// TestProcessorStartBackground turns background mode on after construction:
+// spans leave without a flush, and Shutdown stops the loop (goleak checks).
+func TestProcessorStartBackground(t *testing.T) {
+	exp := &gateExporter{}
+	p := core.NewProcessor(exp)
+	p.StartBackground(10 * time.Millisecond)
+	p.StartBackground(time.Hour) // already on: no second loop
+	endSpans(newProvider(p), 2)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(exp.GetSpans()) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("spans did not leave with the background export")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.StartBackground(time.Millisecond) // after Shutdown: a no-op
+}
+
+// TestProcessorFailedSpansRideTheBackgroundTick: spans of a failed flush
+// leave with the next background tick once the endpoint recovers.
+func TestProcessorFailedSpansRideTheBackgroundTick(t *testing.T) {
+	exp := &gateExporter{}
+	down := errors.New("down")
+	exp.fail.Store(&down)
+	p := core.NewProcessor(exp, core.WithBackgroundExport(20*time.Millisecond))
+	defer p.Shutdown(context.Background())
+	endSpans(newProvider(p), 2)
+	if err := p.ForceFlush(t.Context()); err == nil {
+		t.Fatal("flush against a failing endpoint reported success")
+	}
+	exp.fail.Store(nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(exp.GetSpans()) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("failed spans did not leave with a tick: %+v", p.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestProcessorCountsUnendedSpans(t *testing.T) {
+	p := core.NewProcessor(&gateExporter{})
+	tr := newProvider(p).Tracer("test")
+	var open []interface{ End(...trace.SpanEndOption) }
+	for range 3 {
+		_, s := tr.Start(context.Background(), "open")
+		open = append(open, s)
+	}
+	open[0].End()
+	if st := p.Stats(); st.Started != 3 || st.Unended != 2 {
+		t.Fatalf("stats = %+v, want 3 started and 2 unended", st)
+	}
+}
+
+// TestProcessorRequeueKeepsOrderWithinTheBound: spans of a failed export go
+// back ahead of the spans that ended meanwhile, and when both exceed the
+// bound the oldest are dropped and counted.
+func TestProcessorRequeueKeepsOrderWithinTheBound(t *testing.T) {
+	exp := &gateExporter{release: make(chan struct{})}
+	down := errors.New("down")
+	exp.fail.Store(&down)
+	p := core.NewProcessor(exp, core.WithMaxPending(4))
+	tp := newProvider(p)
+	tr := tp.Tracer("test")
+	end := func(name string) {
+		_, s := tr.Start(context.Background(), name)
+		s.End()
+	}
+	end("a")
+	end("b")
+	end("c")
+	flushed := make(chan error, 1)
+	go func() { flushed <- p.ForceFlush(context.Background()) }()
+	for exp.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	end("d")
+	end("e")
+	close(exp.release) // the export of a, b, c fails
+	if err := <-flushed; err == nil {
+		t.Fatal("failed export reported success")
+	}
+	if st := p.Stats(); st.Pending != 4 || st.Dropped[core.DropBufferFull] != 1 {
+		t.Fatalf("stats = %+v, want 4 pending and the oldest dropped", st)
+	}
+	exp.fail.Store(nil)
+	if err := p.ForceFlush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range exp.GetSpans() {
+		names = append(names, s.Name)
+	}
+	if got := fmt.Sprint(names); got != "[b c d e]" {
+		t.Fatalf("exported %s, want [b c d e]: the failed batch first, oldest dropped", got)
+	}
+}
+
+// TestProcessorLeaderBudgetIsTheEarlierOfDeadlineAndTimeout: the flush that
+// runs the export is bounded by min(caller's deadline, flush timeout).
+func TestProcessorLeaderBudgetIsTheEarlierOfDeadlineAndTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		timeout  time.Duration
+		deadline time.Duration
+	}{
+		{"flush timeout first", 50 * time.Millisecond, time.Minute},
+		{"caller deadline first", time.Minute, 50 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exp := &gateExporter{release: make(chan struct{})} // hangs until its context ends
+			p := core.NewProcessor(exp, core.WithFlushTimeout(tc.timeout))
+			endSpans(newProvider(p), 1)
+			ctx, cancel := context.WithTimeout(context.Background(), tc.deadline)
+			defer cancel()
+			start := time.Now()
+			if err := p.ForceFlush(ctx); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("ForceFlush = %v, want deadline exceeded", err)
+			}
+			// Not a timing target: the other bound is a minute.
+			if d := time.Since(start); d < 50*time.Millisecond || d > 10*time.Second {
+				t.Fatalf("flush took %v, want the 50ms bound", d)
+			}
+		})
 	}
 }
