@@ -35,6 +35,8 @@ const (
 	EnvFlushOnExit        = "DT_FLUSH_ON_EXIT"              // FlushOnExit (gcftrace's own key)
 	EnvFlushTimeout       = "DT_FLUSH_TIMEOUT_MS"           // FlushTimeoutMs (gcftrace's own key)
 	EnvRootSpansPerMinute = "DT_ROOT_SPANS_PER_MINUTE"      // RootSpansPerMinute (gcftrace's own key)
+	EnvResourceWait       = "DT_RESOURCE_WAIT_MS"           // ResourceWaitMs (gcftrace's own key)
+	EnvSpanIdentity       = "DT_SPAN_IDENTITY"              // SpanIdentity (gcftrace's own key)
 
 	// EnvConfigFilePath names the dtconfig.json to read, as in Dynatrace's
 	// Go packages. It wins over EnvConfigFile.
@@ -126,6 +128,19 @@ type Config struct {
 	// trace that no Dynatrace tag marks as ignored.
 	RootSpansPerMinute int
 
+	// ResourceWait caps how long the first flush with spans waits for the
+	// GCP metadata lookups still under way at cold start, so that its
+	// spans carry the complete resource (DT_RESOURCE_WAIT_MS, default
+	// DefaultResourceWait); it never takes more than half of the flush
+	// budget, and 0 never waits. No other flush ever waits.
+	ResourceWait time.Duration
+
+	// SpanIdentity copies the function's identity keys of the resource
+	// (cloud.*, faas.id, faas.name, faas.version, faas.instance, gcp.*)
+	// onto every span as well, for backends that read them there
+	// (DT_SPAN_IDENTITY, default false).
+	SpanIdentity bool
+
 	Source   string   // the dtconfig.json read, "" when none
 	Warnings []string // problems that did not stop the configuration
 
@@ -155,6 +170,7 @@ func NewDefaultConfig() Config {
 		WarmUp:             true,
 		FlushOnExit:        true,
 		FlushTimeout:       DefaultFlushTimeout,
+		ResourceWait:       DefaultResourceWait,
 	}
 }
 
@@ -188,6 +204,10 @@ func NewDefaultConfig() Config {
 //	DT_LOGGING_DESTINATION    Logging.Destination  off    off, stdout or stderr
 //	DT_FLUSH_ON_EXIT          FlushOnExit          true   flush after every invocation
 //	DT_FLUSH_TIMEOUT_MS       FlushTimeoutMs       2000   flush budget in milliseconds
+//	DT_RESOURCE_WAIT_MS       ResourceWaitMs       250    the first flush waits at most this long (and at
+//	                                                      most half its budget) for the metadata lookups;
+//	                                                      0 never waits
+//	DT_SPAN_IDENTITY          SpanIdentity         false  copy the function's identity keys onto every span
 //	DT_ROOT_SPANS_PER_MINUTE  RootSpansPerMinute   0      sampling budget of new traces per minute;
 //	                                                      0 samples all
 //	OTEL_SDK_DISABLED                              false  "true" turns tracing off
@@ -279,6 +299,8 @@ const (
 	fieldFlushOnExit
 	fieldFlushTimeout
 	fieldRootSpans
+	fieldResourceWait
+	fieldSpanIdentity
 	numConfigFields
 )
 
@@ -307,6 +329,8 @@ func newConfigCheck() *configCheck {
 		fieldFlushOnExit:  EnvFlushOnExit,
 		fieldFlushTimeout: EnvFlushTimeout,
 		fieldRootSpans:    EnvRootSpansPerMinute,
+		fieldResourceWait: EnvResourceWait,
+		fieldSpanIdentity: EnvSpanIdentity,
 	}}
 }
 
@@ -471,6 +495,9 @@ func (c Config) validate(k *configCheck) {
 	}
 	if c.RootSpansPerMinute < 0 && !k.bad[fieldRootSpans] {
 		k.errorf(fieldRootSpans, "must be >= 0, got %d", c.RootSpansPerMinute)
+	}
+	if c.ResourceWait < 0 && !k.bad[fieldResourceWait] {
+		k.errorf(fieldResourceWait, "must be >= 0, got %s", c.ResourceWait)
 	}
 }
 
@@ -641,6 +668,21 @@ func (l *envLoader) loadDynatrace() {
 			k.errorf(fieldRootSpans, "want an integer >= 0, got %s", k.quote(v))
 		}
 	}
+	if v, ok := l.get(fieldResourceWait, EnvResourceWait, "ResourceWaitMs", false); ok {
+		if d, ok := parseMillis(v); ok || v == "0" {
+			c.ResourceWait = d
+		} else {
+			k.errorf(fieldResourceWait, "want an integer >= 0 of milliseconds, got %s", k.quote(v))
+		}
+	}
+	if v, ok := l.get(fieldSpanIdentity, EnvSpanIdentity, "SpanIdentity", false); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			k.errorf(fieldSpanIdentity, "want true or false, got %s", k.quote(v))
+		} else {
+			c.SpanIdentity = b
+		}
+	}
 }
 
 func (l *envLoader) loadOTel() {
@@ -791,41 +833,43 @@ const (
 // the ones Dynatrace documents for its own packages, which are accepted
 // silently so that a generated dtconfig.json gives no warnings.
 var fileKeys = map[string]fileKeyKind{
-	"Tenant":                                     fileKeyUsed,
-	"ClusterID":                                  fileKeyUsed,
-	"Connection":                                 fileKeySection,
-	"Connection.BaseUrl":                         fileKeyUsed,
-	"Connection.AuthToken":                       fileKeyUsed,
-	"Connection.AuthTokenFile":                   fileKeyUsed,
-	"Connection.WarmUp":                          fileKeyUsed,
-	"Logging":                                    fileKeySection,
-	"Logging.Destination":                        fileKeyUsed,
-	"FlushOnExit":                                fileKeyUsed,
-	"FlushTimeoutMs":                             fileKeyUsed,
-	"RootSpansPerMinute":                         fileKeyUsed,
-	"AgentActive":                                fileKeyIgnored,
-	"Connection.AuthTokenSecretsManagerArn":      fileKeyIgnored,
-	"Connection.FlushConnectTimeoutMs":           fileKeyIgnored,
-	"Connection.FlushDataTimeoutMs":              fileKeyIgnored,
+	"Tenant":                                fileKeyUsed,
+	"ClusterID":                             fileKeyUsed,
+	"Connection":                            fileKeySection,
+	"Connection.BaseUrl":                    fileKeyUsed,
+	"Connection.AuthToken":                  fileKeyUsed,
+	"Connection.AuthTokenFile":              fileKeyUsed,
+	"Connection.WarmUp":                     fileKeyUsed,
+	"Logging":                               fileKeySection,
+	"Logging.Destination":                   fileKeyUsed,
+	"FlushOnExit":                           fileKeyUsed,
+	"FlushTimeoutMs":                        fileKeyUsed,
+	"RootSpansPerMinute":                    fileKeyUsed,
+	"ResourceWaitMs":                        fileKeyUsed,
+	"SpanIdentity":                          fileKeyUsed,
+	"AgentActive":                           fileKeyIgnored,
+	"Connection.AuthTokenSecretsManagerArn": fileKeyIgnored,
+	"Connection.FlushConnectTimeoutMs":      fileKeyIgnored,
+	"Connection.FlushDataTimeoutMs":         fileKeyIgnored,
 	"Connection.InsecureDisableCertificateCheck": fileKeyIgnored,
-	"Logging.Go":                                 fileKeyIgnored,
-	"Logging.Python":                             fileKeyIgnored,
-	"Testability":                                fileKeySection,
-	"Testability.SpanProcessingIntervalMs":       fileKeyIgnored,
-	"Testability.KeepAliveIntervalMs":            fileKeyIgnored,
-	"Testability.MetricCollectionIntervalMs":     fileKeyIgnored,
-	"Testability.MetricCollectionsPerExport":     fileKeyIgnored,
-	"RUM":                                        fileKeySection,
-	"RUM.ClientIpHeaders":                        fileKeyIgnored,
-	"RUM.ApplicationId":                          fileKeyIgnored,
-	"Debug":                                      fileKeySection,
-	"Debug.AddStackOnStart":                      fileKeyIgnored,
-	"OpenTelemetry":                              fileKeySection,
-	"OpenTelemetry.AllowExplicitParent":          fileKeyIgnored,
-	"OpenTelemetry.DisabledSensors":              fileKeyIgnored,
-	"OpenTelemetry.EnableIntegration":            fileKeyIgnored,
-	"OpenTelemetry.OverrideMaxApiVersion":        fileKeyIgnored,
-	"Sensors":                                    fileKeyIgnored,
+	"Logging.Go":                             fileKeyIgnored,
+	"Logging.Python":                         fileKeyIgnored,
+	"Testability":                            fileKeySection,
+	"Testability.SpanProcessingIntervalMs":   fileKeyIgnored,
+	"Testability.KeepAliveIntervalMs":        fileKeyIgnored,
+	"Testability.MetricCollectionIntervalMs": fileKeyIgnored,
+	"Testability.MetricCollectionsPerExport": fileKeyIgnored,
+	"RUM":                                    fileKeySection,
+	"RUM.ClientIpHeaders":                    fileKeyIgnored,
+	"RUM.ApplicationId":                      fileKeyIgnored,
+	"Debug":                                  fileKeySection,
+	"Debug.AddStackOnStart":                  fileKeyIgnored,
+	"OpenTelemetry":                          fileKeySection,
+	"OpenTelemetry.AllowExplicitParent":      fileKeyIgnored,
+	"OpenTelemetry.DisabledSensors":          fileKeyIgnored,
+	"OpenTelemetry.EnableIntegration":        fileKeyIgnored,
+	"OpenTelemetry.OverrideMaxApiVersion":    fileKeyIgnored,
+	"Sensors":                                fileKeyIgnored,
 }
 
 // fileKeysFolded maps lower-cased names to the canonical ones of fileKeys.
@@ -1167,8 +1211,8 @@ func (c Config) String() string {
 		fmt.Fprintf(&b, "%s=%s", kv.Key, kv.Value.String())
 	}
 	fmt.Fprintf(&b, "] Endpoint:%s Headers:%v Compression:%s Timeout:%s WarmUp:%t", r.Endpoint, r.Headers, r.Compression, r.Timeout, r.WarmUp)
-	fmt.Fprintf(&b, " FlushOnExit:%t FlushTimeout:%s RootSpansPerMinute:%d Source:%s Warnings:%q}",
-		r.FlushOnExit, r.FlushTimeout, r.RootSpansPerMinute, r.Source, r.Warnings)
+	fmt.Fprintf(&b, " FlushOnExit:%t FlushTimeout:%s RootSpansPerMinute:%d ResourceWait:%s SpanIdentity:%t Source:%s Warnings:%q}",
+		r.FlushOnExit, r.FlushTimeout, r.RootSpansPerMinute, r.ResourceWait, r.SpanIdentity, r.Source, r.Warnings)
 	return b.String()
 }
 
@@ -1178,10 +1222,12 @@ func (c Config) GoString() string {
 	r := c.redacted()
 	return fmt.Sprintf("core.Config{Dynatrace:%#v, BaseURL:%#v, Token:%#v, TokenFile:%#v, LoggingDestination:%#v, "+
 		"Disabled:%#v, ServiceName:%#v, ResourceAttributes:%#v, Endpoint:%#v, Headers:%#v, "+
-		"Compression:%#v, Timeout:%#v, WarmUp:%#v, FlushOnExit:%#v, FlushTimeout:%#v, RootSpansPerMinute:%#v, Source:%#v, Warnings:%#v}",
+		"Compression:%#v, Timeout:%#v, WarmUp:%#v, FlushOnExit:%#v, FlushTimeout:%#v, RootSpansPerMinute:%#v, "+
+		"ResourceWait:%#v, SpanIdentity:%#v, Source:%#v, Warnings:%#v}",
 		r.Dynatrace, r.BaseURL, r.Token, r.TokenFile, r.LoggingDestination,
 		r.Disabled, r.ServiceName, r.ResourceAttributes, r.Endpoint, r.Headers,
-		r.Compression, r.Timeout, r.WarmUp, r.FlushOnExit, r.FlushTimeout, r.RootSpansPerMinute, r.Source, r.Warnings)
+		r.Compression, r.Timeout, r.WarmUp, r.FlushOnExit, r.FlushTimeout, r.RootSpansPerMinute,
+		r.ResourceWait, r.SpanIdentity, r.Source, r.Warnings)
 }
 
 // Format implements fmt.Formatter so that no verb shows a secret: %#v is
@@ -1227,6 +1273,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("flush_on_exit", r.FlushOnExit),
 		slog.Duration("flush_timeout", r.FlushTimeout),
 		slog.Int("root_spans_per_minute", r.RootSpansPerMinute),
+		slog.Duration("resource_wait", r.ResourceWait),
+		slog.Bool("span_identity", r.SpanIdentity),
 		slog.String("source", r.Source),
 		slog.Any("warnings", r.Warnings),
 	)

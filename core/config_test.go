@@ -32,6 +32,7 @@ const (
 var configKeys = []string{
 	core.EnvTenant, core.EnvClusterID, core.EnvBaseURL, core.EnvAuthToken, core.EnvAuthTokenFile,
 	core.EnvWarmUp, core.EnvLoggingDestination, core.EnvFlushOnExit, core.EnvFlushTimeout, core.EnvRootSpansPerMinute,
+	core.EnvResourceWait, core.EnvSpanIdentity,
 	core.EnvConfigFilePath, core.EnvConfigFile, "K_SERVICE",
 	core.EnvSDKDisabled, core.EnvServiceName, core.EnvResourceAttributes,
 	core.EnvOTLPEndpoint, core.EnvOTLPTracesEndpoint,
@@ -148,6 +149,7 @@ func TestNewDefaultConfig(t *testing.T) {
 		WarmUp:             true,
 		FlushOnExit:        true,
 		FlushTimeout:       2 * time.Second,
+		ResourceWait:       250 * time.Millisecond,
 	}
 	if d := diffConfig(got, want); d != "" {
 		t.Errorf("NewDefaultConfig():%s", d)
@@ -209,6 +211,21 @@ func TestConfigFromEnv(t *testing.T) {
 			name: "root spans per minute",
 			give: validEnv(core.EnvRootSpansPerMinute, "1000"),
 			want: wantValid(func(c *core.Config) { c.RootSpansPerMinute = 1000 }),
+		},
+		{
+			name: "resource wait",
+			give: validEnv(core.EnvResourceWait, "40"),
+			want: wantValid(func(c *core.Config) { c.ResourceWait = 40 * time.Millisecond }),
+		},
+		{
+			name: "resource wait off",
+			give: validEnv(core.EnvResourceWait, "0"),
+			want: wantValid(func(c *core.Config) { c.ResourceWait = 0 }),
+		},
+		{
+			name: "span identity",
+			give: validEnv(core.EnvSpanIdentity, "true"),
+			want: wantValid(func(c *core.Config) { c.SpanIdentity = true }),
 		},
 		{
 			name: "flush on exit as 0",
@@ -768,6 +785,16 @@ func TestConfigFromEnvErrors(t *testing.T) {
 			name: "root spans per minute negative",
 			give: validEnv(core.EnvRootSpansPerMinute, "-1"),
 			want: []string{`DT_ROOT_SPANS_PER_MINUTE: want an integer >= 0, got "-1"`},
+		},
+		{
+			name: "resource wait negative",
+			give: validEnv(core.EnvResourceWait, "-5"),
+			want: []string{`DT_RESOURCE_WAIT_MS: want an integer >= 0 of milliseconds, got "-5"`},
+		},
+		{
+			name: "span identity not a bool",
+			give: validEnv(core.EnvSpanIdentity, "yes please"),
+			want: []string{`DT_SPAN_IDENTITY: want true or false, got "yes please"`},
 		},
 		{
 			name: "OTLP endpoint without scheme",

@@ -1,6 +1,7 @@
 package wiring
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -33,10 +34,19 @@ var MetadataModule = fx.Module("gcftrace.metadata",
 	fx.Provide(newEnvironmentSourceFx),
 )
 
-func newEnvironmentSourceFx(lc fx.Lifecycle, cfg core.Config) ports.EnvironmentSource {
-	src := newEnvironmentSource(cfg)
+// SourceParams are the dependencies of the environment source provider.
+type SourceParams struct {
+	fx.In
+
+	Lifecycle fx.Lifecycle
+	Config    core.Config
+	Logger    *slog.Logger `optional:"true"`
+}
+
+func newEnvironmentSourceFx(p SourceParams) ports.EnvironmentSource {
+	src := newEnvironmentSource(loggerOr(p.Logger, p.Config))
 	if closeSource := closerOf(src); closeSource != nil {
-		lc.Append(fx.StopHook(closeSource))
+		p.Lifecycle.Append(fx.StopHook(closeSource))
 	}
 	return src
 }
@@ -86,7 +96,14 @@ func newTracingFx(p TracingParams) (*Tracing, error) {
 	}
 	logger := loggerOr(p.Logger, p.Config)
 	t := build(p.Config, p.Env, p.Exporter, logger)
-	p.Lifecycle.Append(fx.StopHook(t.Shutdown))
+	// fx's stop timeout (15 s by default) is longer than Cloud Run's 10 s
+	// SIGTERM grace period: the final flush keeps to
+	// core.DefaultShutdownTimeout unless the stop context ends sooner.
+	p.Lifecycle.Append(fx.StopHook(func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, core.DefaultShutdownTimeout)
+		defer cancel()
+		return t.Shutdown(ctx)
+	}))
 	return t, nil
 }
 

@@ -140,7 +140,7 @@ func New(ctx context.Context, opts ...Option) (*Tracing, error) {
 	src := o.env
 	var closeSource func() error
 	if src == nil {
-		src = newEnvironmentSource(cfg)
+		src = newEnvironmentSource(logger)
 		closeSource = closerOf(src)
 	}
 	exp := o.exporter
@@ -171,7 +171,10 @@ func build(cfg core.Config, src ports.EnvironmentSource, exp sdktrace.SpanExport
 	procOpts := []core.ProcessorOption{
 		core.WithFlushTimeout(cfg.FlushTimeout),
 		core.WithProcessorLogger(logger),
-		core.WithResourceCompletion(core.DefaultResourceWait),
+		core.WithResourceCompletion(resourceWait(cfg.ResourceWait)),
+	}
+	if cfg.SpanIdentity {
+		procOpts = append(procOpts, core.WithSpanIdentity())
 	}
 	if !cfg.FlushOnExit {
 		procOpts = append(procOpts, core.WithBackgroundExport(core.DefaultExportInterval))
@@ -185,12 +188,21 @@ func build(cfg core.Config, src ports.EnvironmentSource, exp sdktrace.SpanExport
 	t := &Tracing{tp: tp, prop: newPropagator(cfg), processor: proc, flushOnExit: cfg.FlushOnExit, flushTimeout: cfg.FlushTimeout}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.stopCompletion, t.completionDone = cancel, make(chan struct{})
-	go t.completeResource(ctx, cfg, src, logger)
+	go t.completeResource(ctx, cfg, src, env, logger)
 	if w, ok := exp.(warmer); ok && cfg.WarmUp {
 		t.warmUpDone = make(chan struct{})
 		go t.warmUp(ctx, w, logger)
 	}
 	return t
+}
+
+// resourceWait maps Config.ResourceWait, where 0 never waits, onto
+// core.WithResourceCompletion, where a negative wait never waits.
+func resourceWait(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
 
 // warmer is an exporter that can open its connection ahead of the first
@@ -228,7 +240,7 @@ type changeNotifier interface {
 	Changed() <-chan struct{}
 }
 
-func (t *Tracing) completeResource(ctx context.Context, cfg core.Config, src ports.EnvironmentSource, logger *slog.Logger) {
+func (t *Tracing) completeResource(ctx context.Context, cfg core.Config, src ports.EnvironmentSource, known ports.Environment, logger *slog.Logger) {
 	defer close(t.completionDone)
 	notifier, _ := src.(changeNotifier)
 	pause := firstPause
@@ -243,24 +255,33 @@ func (t *Tracing) completeResource(ctx context.Context, cfg core.Config, src por
 		if ctx.Err() != nil && env == (ports.Environment{}) {
 			return // stopped before anything was learned
 		}
+		// What the source answers adds to what was known at setup: a
+		// source that fails without saying what it knows must not take
+		// the function's name off the spans.
+		env = env.Merge(known)
+		known = env
 		t.processor.SetResource(core.NewResource(env, cfg))
 		if ctx.Err() != nil {
 			return
 		}
-		if errors.Is(err, ports.ErrNotOnGCP) || !hasGaps(env) {
-			return
-		}
 		switch {
 		case notifier != nil && changed == nil:
-			// The source has given up: nothing more will be learnt.
-			logger.Warn("gcftrace: environment incomplete", "err", err, "project", env.ProjectID, "region", env.Region, "instance", env.InstanceID)
+			// The source has settled: nothing more will be learnt.
+			if hasGaps(env) {
+				logger.Warn("gcftrace: environment incomplete", "err", err, "project", env.ProjectID, "region", env.Region, "instance", env.InstanceID)
+			}
 			return
 		case notifier != nil:
+			// It retries in the background and says when it may know
+			// more, also about a zone or a numeric project id, also off
+			// GCP (an emulator on GCE_METADATA_HOST).
 			select {
 			case <-ctx.Done():
 				return
 			case <-changed:
 			}
+		case errors.Is(err, ports.ErrNotOnGCP) || err == nil && !hasGaps(env):
+			return
 		case round == lookupRounds:
 			logger.Warn("gcftrace: environment incomplete", "err", err, "project", env.ProjectID, "region", env.Region, "instance", env.InstanceID)
 			return
@@ -280,7 +301,8 @@ func (t *Tracing) completeResource(ctx context.Context, cfg core.Config, src por
 // hasGaps reports whether a GCP environment lacks what the metadata server
 // provides.
 func hasGaps(env ports.Environment) bool {
-	return env.Platform != ports.PlatformUnknown && (env.ProjectID == "" || env.Region == "" || env.InstanceID == "")
+	return env.Platform != ports.PlatformUnknown && (env.ProjectID == "" || env.NumericProjectID == "" ||
+		env.Region == "" || env.Zone == "" || env.InstanceID == "")
 }
 
 // knownNow returns what src knows without waiting, when it can tell.
@@ -321,8 +343,8 @@ func closerOf(src ports.EnvironmentSource) func() error {
 	return nil
 }
 
-func newEnvironmentSource(core.Config) ports.EnvironmentSource {
-	return metadata.New(metadata.Config{})
+func newEnvironmentSource(logger *slog.Logger) ports.EnvironmentSource {
+	return metadata.New(metadata.Config{}, metadata.WithLogger(logger))
 }
 
 func newExporter(cfg core.Config, logger *slog.Logger) (*export.Exporter, error) {
@@ -411,6 +433,21 @@ func (t *Tracing) HandlerOptions() []handler.Option {
 	return opts
 }
 
+// BackgroundHandlerOptions are HandlerOptions for a handler that does not
+// flush on exit whatever the configuration says, e.g. a streaming endpoint
+// in a service whose other handlers do: its spans leave with the background
+// export, every core.DefaultExportInterval and whenever the buffer fills up
+// to half, which this call turns on. Use it only where the CPU stays
+// allocated after the response (Cloud Run with CPU always allocated,
+// long-running services).
+func (t *Tracing) BackgroundHandlerOptions() []handler.Option {
+	if t == nil {
+		return t.HandlerOptions()
+	}
+	t.processor.StartBackground(core.DefaultExportInterval)
+	return []handler.Option{handler.WithTracerProvider(t.tp), handler.WithPropagator(t.prop)}
+}
+
 // ForceFlush exports what is pending within ctx's deadline and the flush
 // budget.
 func (t *Tracing) ForceFlush(ctx context.Context) error {
@@ -436,13 +473,19 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 		if t.stopSignals != nil {
 			close(t.stopSignals)
 		}
-		// Flush first: a resource completion still under way can then land
-		// (the final export waits for it at most core.DefaultResourceWait).
+		// Flush first, then stop the lookups and the warm-up; an
+		// environment source that ignores its context is not waited for
+		// past ctx.
 		err := t.tp.Shutdown(ctx)
 		t.stopCompletion()
-		<-t.completionDone
-		if t.warmUpDone != nil {
-			<-t.warmUpDone
+		for _, done := range []chan struct{}{t.completionDone, t.warmUpDone} {
+			if done == nil {
+				continue
+			}
+			select {
+			case <-done:
+			case <-ctx.Done():
+			}
 		}
 		if t.closeSource != nil {
 			err = errors.Join(err, t.closeSource())

@@ -3,6 +3,7 @@ package wiring_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -531,5 +533,232 @@ func TestFlushTimeoutAboveTheHandlersDefaultIsHonoured(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	if n := len(exp.GetSpans()); n != 1 {
 		t.Fatalf("%d spans exported by the end of the invocation, want 1: DT_FLUSH_TIMEOUT_MS did not reach the handler", n)
+	}
+}
+
+// TestZoneFilledByARetryReachesTheSpans: a lookup that only a background
+// retry answers (here the zone) still completes the resource, although the
+// first round already found project, region and instance.
+func TestZoneFilledByARetryReachesTheSpans(t *testing.T) {
+	srv, err := metadatatest.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.SetPathFault(metadatatest.PathZone, metadatatest.FaultGarbage)
+	procEnv := map[string]string{
+		metadata.EnvService: "hello", metadata.EnvRevision: "hello-00001", metadata.EnvConfiguration: "hello",
+		metadata.EnvFunctionTarget: "Hello", metadata.EnvSignatureType: "http", metadata.EnvMetadataHost: srv.Host(),
+	}
+	src := metadata.New(metadata.Config{RetryDelay: 100 * time.Millisecond},
+		metadata.WithGetenv(func(k string) string { return procEnv[k] }))
+	defer src.Close()
+	exp := newKeepExporter()
+	tr, err := wiring.New(t.Context(),
+		wiring.WithConfig(localConfig("http://127.0.0.1:4318/v1/traces")),
+		wiring.WithEnvironmentSource(src),
+		wiring.WithExporter(exp),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if got := resourceAttr(exp.GetSpans()[0], "cloud.region"); got != metadatatest.DefaultRegion {
+		t.Fatalf("cloud.region = %q after the first round", got)
+	}
+	srv.SetPathFault(metadatatest.PathZone, metadatatest.FaultNone)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		exp.Reset()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		if got := resourceAttr(exp.GetSpans()[0], "cloud.availability_zone"); got == metadatatest.DefaultZone {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the zone a retry found never reached the spans")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// flakySource knows the function's name at once but fails its first
+// lookup round without saying so, then answers in full.
+type flakySource struct {
+	calls atomic.Int32
+	full  ports.Environment
+}
+
+func (s *flakySource) Known() (ports.Environment, error) {
+	return ports.Environment{Platform: s.full.Platform, Function: s.full.Function}, nil
+}
+
+func (s *flakySource) Environment(context.Context) (ports.Environment, error) {
+	if s.calls.Add(1) == 1 {
+		return ports.Environment{}, errors.New("metadata server unreachable")
+	}
+	return s.full, nil
+}
+
+// TestFailedLookupsKeepWhatWasKnownAndAreRetried: a source that fails with
+// an empty answer does not take the function's name off the spans, and its
+// later answer is applied.
+func TestFailedLookupsKeepWhatWasKnownAndAreRetried(t *testing.T) {
+	src := &flakySource{full: ports.Environment(env)}
+	exp := newKeepExporter()
+	tr, err := wiring.New(t.Context(),
+		wiring.WithConfig(localConfig("http://127.0.0.1:4318/v1/traces")),
+		wiring.WithEnvironmentSource(src),
+		wiring.WithExporter(exp),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
+	for src.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // the failed answer is applied
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if got := resourceAttr(exp.GetSpans()[0], "faas.name"); got != "hello" {
+		t.Fatalf("faas.name = %q after a failed lookup, want what was known at setup", got)
+	}
+	deadline := time.Now().Add(10 * time.Second) // wiring asks again after 2 s
+	for {
+		exp.Reset()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		if got := resourceAttr(exp.GetSpans()[0], "cloud.region"); got == "europe-west3" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the source's later answer was never applied")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stuckSource ignores its context and answers after a long time.
+type stuckSource struct{ release chan struct{} }
+
+func (s stuckSource) Environment(context.Context) (ports.Environment, error) {
+	<-s.release
+	return ports.Environment{}, nil
+}
+
+func TestShutdownKeepsToItsContextWithAStuckSource(t *testing.T) {
+	src := stuckSource{release: make(chan struct{})}
+	defer close(src.release) // let the goroutine end for goleak
+	tr, err := wiring.New(t.Context(),
+		wiring.WithConfig(localConfig("http://127.0.0.1:4318/v1/traces")),
+		wiring.WithEnvironmentSource(src),
+		wiring.WithExporter(newKeepExporter()),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_ = tr.Shutdown(ctx)
+	// Not a timing target: the source never answers by itself.
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Shutdown took %v with a 100ms context", d)
+	}
+}
+
+// deadlineExporter records the deadline of the context Shutdown gets.
+type deadlineExporter struct {
+	keepExporter
+	deadline chan time.Time
+}
+
+func (e deadlineExporter) Shutdown(ctx context.Context) error {
+	dl, _ := ctx.Deadline()
+	e.deadline <- dl
+	return nil
+}
+
+// TestModuleStopKeepsToTheShutdownTimeout: fx's stop context (15 s by
+// default) is longer than Cloud Run's SIGTERM grace period; the final flush
+// keeps to core.DefaultShutdownTimeout.
+func TestModuleStopKeepsToTheShutdownTimeout(t *testing.T) {
+	exp := deadlineExporter{keepExporter: newKeepExporter(), deadline: make(chan time.Time, 1)}
+	app := fxtest.New(t,
+		wiring.Module,
+		fx.Replace(localConfig("http://127.0.0.1:4318/v1/traces")),
+		fx.Replace(fx.Annotate(ports.EnvironmentSource(env), fx.As(new(ports.EnvironmentSource)))),
+		fx.Replace(fx.Annotate(sdktrace.SpanExporter(exp), fx.As(new(sdktrace.SpanExporter)))),
+		fx.StopTimeout(time.Minute),
+		fx.Populate(new(*wiring.Tracing)),
+	)
+	app.RequireStart()
+	stopped := time.Now()
+	app.RequireStop()
+	dl := <-exp.deadline
+	if dl.IsZero() || dl.Sub(stopped) > core.DefaultShutdownTimeout+time.Second {
+		t.Fatalf("exporter shut down with deadline %v after stop, want within %v", dl.Sub(stopped), core.DefaultShutdownTimeout)
+	}
+}
+
+// TestFlushOnExitOffExportsInTheBackground: with DT_FLUSH_ON_EXIT=false the
+// handler does not flush; the spans leave with the background export.
+func TestFlushOnExitOffExportsInTheBackground(t *testing.T) {
+	t.Setenv(core.EnvFlushOnExit, "false")
+	t.Setenv(core.EnvBaseURL, "http://127.0.0.1:9")
+	t.Setenv(core.EnvAuthToken, "dt0c01.TESTTOKEN")
+	cfg, err := core.ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.FlushOnExit {
+		t.Fatal("DT_FLUSH_ON_EXIT=false read as true")
+	}
+	exp := newKeepExporter()
+	tr, err := wiring.New(t.Context(), wiring.WithConfig(cfg), wiring.WithEnvironmentSource(env), wiring.WithExporter(exp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if n := len(exp.GetSpans()); n != 0 {
+		t.Fatalf("%d spans exported on exit with flush on exit off", n)
+	}
+	deadline := time.Now().Add(10 * time.Second) // the interval is 3 s
+	for len(exp.GetSpans()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("span never left with the background export")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestBackgroundHandlerOptions: one handler opts out of flushing in a
+// pipeline that flushes on exit; its spans leave with the background export
+// that BackgroundHandlerOptions turns on.
+func TestBackgroundHandlerOptions(t *testing.T) {
+	exp := newKeepExporter()
+	tr, err := wiring.New(t.Context(),
+		wiring.WithConfig(localConfig("http://127.0.0.1:4318/v1/traces")),
+		wiring.WithEnvironmentSource(env),
+		wiring.WithExporter(exp),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.BackgroundHandlerOptions()...)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if n := len(exp.GetSpans()); n != 0 {
+		t.Fatalf("%d spans exported on exit by a handler that opted out", n)
+	}
+	deadline := time.Now().Add(10 * time.Second) // the interval is 3 s
+	for len(exp.GetSpans()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("span never left with the background export")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
