@@ -249,6 +249,11 @@ func (p *Processor) OnEnd(s sdktrace.ReadOnlySpan) {
 // the next flush), or when the budget ends: min(ctx's deadline, the flush
 // timeout). Cancelling ctx without a deadline, as a client hanging up does,
 // does not cut the flush short. With nothing pending it returns at once.
+//
+// The flush that runs the export calls the exporter synchronously, so the
+// budget holds as long as the exporter honours its context's deadline, as
+// sdktrace.SpanExporter requires (export.Exporter does, whatever the
+// endpoint does).
 func (p *Processor) ForceFlush(ctx context.Context) error {
 	if !p.busy.Load() {
 		return nil
