@@ -45,9 +45,53 @@ func TestResourceAttributes(t *testing.T) {
 			},
 		},
 		{
+			name: "gen1 complete",
+			give: ports.Environment{Platform: ports.PlatformFunctionsGen1, ProjectID: "p", Region: "us-central1", Function: "legacy", Revision: "3"},
+			want: map[attribute.Key]any{
+				"cloud.provider": "gcp", "cloud.platform": "gcp_cloud_functions", "cloud.region": "us-central1", "cloud.account.id": "p",
+				"cloud.resource_id": "//cloudfunctions.googleapis.com/projects/p/locations/us-central1/functions/legacy",
+				"faas.id":           "//cloudfunctions.googleapis.com/projects/p/locations/us-central1/functions/legacy",
+				"faas.name":         "legacy", "faas.version": "3", "gcp.project.id": "p", "gcp.region": "us-central1", "gcp.instance.name": "legacy",
+			},
+		},
+		{
+			// A 2nd gen function runs as a Cloud Run service and has its
+			// K_CONFIGURATION; it is still named as a function.
+			name: "gen2 with a configuration",
+			give: ports.Environment{Platform: ports.PlatformFunctionsGen2, ProjectID: "p", Region: "us-central1", Function: "hello", Configuration: "hello"},
+			want: map[attribute.Key]any{
+				"cloud.provider": "gcp", "cloud.platform": "gcp_cloud_functions", "cloud.region": "us-central1", "cloud.account.id": "p",
+				"cloud.resource_id": "//cloudfunctions.googleapis.com/projects/p/locations/us-central1/functions/hello",
+				"faas.id":           "//cloudfunctions.googleapis.com/projects/p/locations/us-central1/functions/hello",
+				"faas.name":         "hello", "gcp.project.id": "p", "gcp.region": "us-central1", "gcp.instance.name": "hello",
+			},
+		},
+		{
+			name: "cloud run job has no resource id",
+			give: ports.Environment{Platform: ports.PlatformCloudRunJob, ProjectID: "p", Region: "us-central1", Function: "nightly"},
+			want: map[attribute.Key]any{
+				"cloud.provider": "gcp", "cloud.platform": "gcp_cloud_run", "cloud.region": "us-central1", "cloud.account.id": "p",
+				"faas.name": "nightly", "gcp.project.id": "p", "gcp.region": "us-central1", "gcp.instance.name": "nightly",
+			},
+		},
+		{
 			name: "not on gcp",
 			give: ports.Environment{},
 			want: map[attribute.Key]any{},
+		},
+		{
+			// A local run with GOOGLE_CLOUD_PROJECT set: the metadata Source
+			// answers ErrNotOnGCP, and nothing claims Google Cloud.
+			name: "project id without a platform",
+			give: ports.Environment{ProjectID: "p", Function: "hello"},
+			want: map[attribute.Key]any{"faas.name": "hello"},
+		},
+		{
+			// A local run against a metadata emulator: everything but the
+			// platform is known.
+			name: "everything but the platform",
+			give: ports.Environment{ProjectID: "p", Region: "europe-west3", Zone: "europe-west3-1", Function: "hello", Revision: "1", InstanceID: "0087", MemoryMB: 128},
+			want: map[attribute.Key]any{"faas.name": "hello", "faas.version": "1", "faas.instance": "0087", "faas.max_memory": int64(128 << 20)},
 		},
 	}
 	for _, tt := range tests {

@@ -20,6 +20,13 @@ const (
 	// DefaultRetryDelay is the pause before the first retry round; it
 	// doubles before each later one and is jittered down by up to half.
 	DefaultRetryDelay = time.Second
+
+	// MaxRetries bounds Config.Retries: a few tries, so that a server that
+	// never answers is not asked for the instance's whole life.
+	MaxRetries = 10
+
+	// maxRetryDelay bounds the pause between retry rounds as it doubles.
+	maxRetryDelay = 5 * time.Minute
 )
 
 // Config holds values the user knows better than the platform, and the
@@ -37,13 +44,14 @@ type Config struct {
 	Timeout time.Duration
 
 	// Retries is the number of background rounds that retry failed lookups
-	// after the first round (default DefaultRetries; negative: none). A
-	// lookup answered with 404 is not defined and never retried.
+	// after the first round (default DefaultRetries, at most MaxRetries;
+	// negative: none). A lookup answered with 404 is not defined and never
+	// retried.
 	Retries int
 
 	// RetryDelay is the pause before the first retry round; it doubles
-	// before each later one and is jittered down by up to half (default
-	// DefaultRetryDelay).
+	// before each later one, up to 5 minutes, and is jittered down by up
+	// to half (default DefaultRetryDelay).
 	RetryDelay time.Duration
 
 	_ struct{} // forbid unkeyed literals
@@ -87,10 +95,13 @@ func (c Config) withDefaults() Config {
 		c.Retries = DefaultRetries
 	case c.Retries < 0:
 		c.Retries = 0
+	case c.Retries > MaxRetries:
+		c.Retries = MaxRetries
 	}
 	if c.RetryDelay <= 0 {
 		c.RetryDelay = DefaultRetryDelay
 	}
+	c.RetryDelay = min(c.RetryDelay, maxRetryDelay)
 	return c
 }
 

@@ -7,17 +7,24 @@
 //  1. [Config]: every field the user sets wins and is never looked up.
 //  2. The process environment, at zero cost: FUNCTION_TARGET,
 //     FUNCTION_SIGNATURE_TYPE, K_SERVICE, K_REVISION, K_CONFIGURATION,
-//     CLOUD_RUN_JOB, CLOUD_RUN_EXECUTION, GOOGLE_CLOUD_PROJECT and the
+//     CLOUD_RUN_JOB, CLOUD_RUN_WORKER_POOL, GOOGLE_CLOUD_PROJECT and the
 //     1st-gen FUNCTION_NAME, ENTRY_POINT, FUNCTION_REGION, GCP_PROJECT,
 //     GCLOUD_PROJECT, FUNCTION_MEMORY_MB. They also give the platform:
 //     Cloud Functions 1st or 2nd gen, Cloud Run service or job, or none.
+//     The Cloud Run variables are checked first; the 1st-gen ones mean
+//     1st gen only when no newer platform variable is set. A Cloud Run
+//     worker pool is named but reported as no platform, which
+//     ports.Platform lacks. The revision is K_REVISION only: a job's
+//     CLOUD_RUN_EXECUTION is a run, not a version.
 //  3. The metadata server, for what is still missing: project/project-id,
 //     project/numeric-project-id, instance/region, instance/zone and
 //     instance/id (region and zone are the last segment of the server's
 //     resource path). Requests carry "Metadata-Flavor: Google" and go to
 //     GCE_METADATA_HOST when it is set, else to 169.254.169.254, never
-//     through a proxy. Bodies are limited to 4 KiB and validated against
-//     the shape of each value; HTML pages and garbage are rejected.
+//     through a proxy. A 200 answer must carry "Metadata-Flavor: Google"
+//     as the server's answers do; bodies are limited to 4 KiB and validated
+//     against the shape of each value; answers without that header, HTML
+//     pages and garbage are rejected and retried like other failures.
 //
 // # Cost and timing
 //

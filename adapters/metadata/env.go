@@ -18,7 +18,7 @@ const (
 	EnvRevision       = "K_REVISION"
 	EnvConfiguration  = "K_CONFIGURATION" // Cloud Run contract: 2nd gen and Cloud Run
 	EnvJob            = "CLOUD_RUN_JOB"
-	EnvExecution      = "CLOUD_RUN_EXECUTION"
+	EnvWorkerPool     = "CLOUD_RUN_WORKER_POOL"
 
 	// Set by 1st gen legacy runtimes, or by the user.
 	EnvFunctionName   = "FUNCTION_NAME"
@@ -59,8 +59,8 @@ func fromEnv(getenv func(string) string) ports.Environment {
 		Platform:      platform(getenv),
 		ProjectID:     first(EnvGoogleProject, EnvGCPProject, EnvGCloudProject),
 		Region:        getenv(EnvFunctionRegion),
-		Function:      first(EnvService, EnvFunctionName, EnvJob),
-		Revision:      first(EnvRevision, EnvExecution),
+		Function:      first(EnvService, EnvJob, EnvWorkerPool, EnvFunctionName),
+		Revision:      getenv(EnvRevision), // a job's execution is no version
 		Configuration: getenv(EnvConfiguration),
 		EntryPoint:    first(EnvFunctionTarget, EnvEntryPoint),
 		SignatureType: getenv(EnvSignatureType),
@@ -71,31 +71,41 @@ func fromEnv(getenv func(string) string) ports.Environment {
 	return env
 }
 
-// platform detects the product from the variables each one sets, functions
-// first because 2nd gen also sets the Cloud Run variables:
+// platform detects the product from the variables each one sets. The
+// Cloud Run contract comes first: legacy 1st gen variables may be left over
+// or set by the user on any platform, so they mean 1st gen only when no
+// newer platform variable is set. In order, first match wins:
 //
-//   - 1st gen, legacy runtimes: FUNCTION_NAME or ENTRY_POINT, or
-//     FUNCTION_REGION without K_SERVICE;
-//   - 1st gen, newer runtimes: FUNCTION_TARGET and K_SERVICE without
-//     K_CONFIGURATION (the Cloud Run contract variable);
-//   - 2nd gen: FUNCTION_TARGET, K_SERVICE and K_CONFIGURATION;
-//   - Cloud Run service: K_SERVICE and K_CONFIGURATION;
-//   - Cloud Run job: CLOUD_RUN_JOB.
+//   - K_CONFIGURATION and K_SERVICE (the Cloud Run contract): 2nd gen with
+//     FUNCTION_TARGET, else a Cloud Run service;
+//   - CLOUD_RUN_JOB: a Cloud Run job;
+//   - CLOUD_RUN_WORKER_POOL: a Cloud Run worker pool, reported as
+//     ports.PlatformUnknown ("not detected"). Platform has no worker pool,
+//     and passing one off as a service or a job would give it a
+//     cloud.resource_id and faas.id naming a resource that does not exist;
+//     the name still comes from the variable;
+//   - FUNCTION_TARGET and K_SERVICE without K_CONFIGURATION: 1st gen on a
+//     newer runtime;
+//   - FUNCTION_NAME or ENTRY_POINT, or FUNCTION_REGION without K_SERVICE:
+//     1st gen on a legacy runtime.
 //
 // FUNCTION_TARGET alone is a local functions-framework run, not GCP.
 func platform(getenv func(string) string) ports.Platform {
 	set := func(k string) bool { return getenv(k) != "" }
 	switch {
-	case set(EnvFunctionName) || set(EnvEntryPoint) || set(EnvFunctionRegion) && !set(EnvService):
-		return ports.PlatformFunctionsGen1
-	case set(EnvFunctionTarget) && set(EnvService) && set(EnvConfiguration):
-		return ports.PlatformFunctionsGen2
-	case set(EnvFunctionTarget) && set(EnvService):
-		return ports.PlatformFunctionsGen1
 	case set(EnvConfiguration) && set(EnvService):
+		if set(EnvFunctionTarget) {
+			return ports.PlatformFunctionsGen2
+		}
 		return ports.PlatformCloudRunService
 	case set(EnvJob):
 		return ports.PlatformCloudRunJob
+	case set(EnvWorkerPool):
+		return ports.PlatformUnknown
+	case set(EnvFunctionTarget) && set(EnvService):
+		return ports.PlatformFunctionsGen1
+	case set(EnvFunctionName) || set(EnvEntryPoint) || set(EnvFunctionRegion) && !set(EnvService):
+		return ports.PlatformFunctionsGen1
 	}
 	return ports.PlatformUnknown
 }

@@ -43,9 +43,58 @@ func TestBase(t *testing.T) {
 			want: ports.Environment{Platform: ports.PlatformCloudRunService, Function: "api", Revision: "api-1", Configuration: "api"},
 		},
 		{
-			name: "cloud run job",
-			give: map[string]string{"CLOUD_RUN_JOB": "nightly", "CLOUD_RUN_EXECUTION": "nightly-abc"},
-			want: ports.Environment{Platform: ports.PlatformCloudRunJob, Function: "nightly", Revision: "nightly-abc"},
+			name: "cloud run job: an execution is no revision",
+			give: map[string]string{"CLOUD_RUN_JOB": "nightly", "CLOUD_RUN_EXECUTION": "nightly-abc", "CLOUD_RUN_TASK_INDEX": "0"},
+			want: ports.Environment{Platform: ports.PlatformCloudRunJob, Function: "nightly"},
+		},
+		// Legacy 1st gen variables, left over or set by the user, do not
+		// make a newer platform 1st gen.
+		{
+			name: "cloud run job with FUNCTION_REGION",
+			give: map[string]string{"CLOUD_RUN_JOB": "nightly", "FUNCTION_REGION": "us-central1"},
+			want: ports.Environment{Platform: ports.PlatformCloudRunJob, Function: "nightly", Region: "us-central1"},
+		},
+		{
+			name: "cloud run job with FUNCTION_NAME",
+			give: map[string]string{"CLOUD_RUN_JOB": "nightly", "FUNCTION_NAME": "other"},
+			want: ports.Environment{Platform: ports.PlatformCloudRunJob, Function: "nightly"},
+		},
+		{
+			name: "cloud run service with ENTRY_POINT",
+			give: map[string]string{"K_SERVICE": "api", "K_REVISION": "api-1", "K_CONFIGURATION": "api", "ENTRY_POINT": "Main"},
+			want: ports.Environment{Platform: ports.PlatformCloudRunService, Function: "api", Revision: "api-1", Configuration: "api", EntryPoint: "Main"},
+		},
+		{
+			name: "cloud run service with FUNCTION_REGION",
+			give: map[string]string{"K_SERVICE": "api", "K_CONFIGURATION": "api", "FUNCTION_REGION": "us-east1"},
+			want: ports.Environment{Platform: ports.PlatformCloudRunService, Function: "api", Configuration: "api", Region: "us-east1"},
+		},
+		{
+			name: "gen2 with FUNCTION_NAME",
+			give: map[string]string{"K_SERVICE": "hello", "K_REVISION": "hello-00002-xyz", "K_CONFIGURATION": "hello", "FUNCTION_TARGET": "Hello", "FUNCTION_NAME": "legacy"},
+			want: ports.Environment{Platform: ports.PlatformFunctionsGen2, Function: "hello", Revision: "hello-00002-xyz", Configuration: "hello", EntryPoint: "Hello"},
+		},
+		{
+			name: "gen2 with every legacy variable",
+			give: map[string]string{"K_SERVICE": "hello", "K_CONFIGURATION": "hello", "FUNCTION_TARGET": "Hello", "FUNCTION_NAME": "legacy", "ENTRY_POINT": "Legacy", "FUNCTION_REGION": "us-east1"},
+			want: ports.Environment{Platform: ports.PlatformFunctionsGen2, Function: "hello", Configuration: "hello", EntryPoint: "Hello", Region: "us-east1"},
+		},
+		{
+			name: "gen1 newer runtime with FUNCTION_REGION",
+			give: map[string]string{"K_SERVICE": "hello", "FUNCTION_TARGET": "Hello", "FUNCTION_REGION": "us-east1"},
+			want: ports.Environment{Platform: ports.PlatformFunctionsGen1, Function: "hello", EntryPoint: "Hello", Region: "us-east1"},
+		},
+		// No ports.Platform fits a worker pool: not detected, named, and
+		// never taken for 1st gen.
+		{
+			name: "cloud run worker pool",
+			give: map[string]string{"CLOUD_RUN_WORKER_POOL": "pullers"},
+			want: ports.Environment{Function: "pullers"},
+		},
+		{
+			name: "cloud run worker pool with legacy variables",
+			give: map[string]string{"CLOUD_RUN_WORKER_POOL": "pullers", "FUNCTION_NAME": "legacy", "ENTRY_POINT": "Legacy", "FUNCTION_REGION": "us-east1"},
+			want: ports.Environment{Function: "pullers", EntryPoint: "Legacy", Region: "us-east1"},
 		},
 		{
 			name: "local functions framework run",
@@ -87,6 +136,13 @@ func TestConfigDefaults(t *testing.T) {
 	want := NewDefaultConfig()
 	if got.Timeout != want.Timeout || got.Retries != want.Retries || got.RetryDelay != want.RetryDelay {
 		t.Errorf("Config{}.withDefaults() = %+v, want the defaults %+v", got, want)
+	}
+	// A huge count or delay must not turn into retries for the instance's
+	// life, nor overflow the doubling delay (rand.N panics on a negative
+	// bound).
+	big := Config{Retries: 1 << 40, RetryDelay: 1 << 62}.withDefaults()
+	if big.Retries != MaxRetries || big.RetryDelay != maxRetryDelay {
+		t.Errorf("Config{Retries: 1<<40, RetryDelay: 1<<62}.withDefaults() = %+v, want them capped", big)
 	}
 	if got := (Config{Retries: -1}).withDefaults().Retries; got != 0 {
 		t.Errorf("Retries: -1 gives %d retries, want 0", got)

@@ -29,7 +29,14 @@ const maxInstanceID = 1024
 var (
 	errTooLarge = errors.New("response body over " + strconv.Itoa(maxBodyBytes) + " bytes")
 	errHTML     = errors.New("HTML response")
+	errNoFlavor = errors.New("response without Metadata-Flavor: Google")
 	errInvalid  = errors.New("invalid value")
+)
+
+// The header the metadata server marks every answer with, and its value.
+const (
+	flavorHeader = "Metadata-Flavor"
+	flavorGoogle = "Google"
 )
 
 // A lookup is one metadata path and the Environment field it fills.
@@ -123,8 +130,9 @@ var pastDeadline = time.Unix(1, 0)
 // transport is the metadata client's http.RoundTripper. It sends every
 // request to the metadata host the Source chose (the client itself would
 // read GCE_METADATA_HOST from the process environment, not through
-// WithGetenv), never through a proxy, bounds the response, and rejects HTML
-// and oversized answers.
+// WithGetenv), never through a proxy, bounds the response, and rejects
+// answers that do not come from a metadata server (no "Metadata-Flavor:
+// Google" header), HTML and oversized answers.
 //
 // Each request has a connection of its own, closed after the response: the
 // lookups of a round run in parallel, and HTTP/1.1 serves one request at a
@@ -197,13 +205,19 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-// readBody reads and closes resp.Body. A 200 answer must fit maxBodyBytes
+// readBody reads and closes resp.Body. A 200 answer must carry
+// "Metadata-Flavor: Google", as the metadata server marks its answers (a
+// captive portal or a proxy answering 200 does not), must fit maxBodyBytes
 // and must not be HTML; any other answer is truncated (the metadata client
-// puts it into its error).
+// puts it into its error). A rejected 200 is a failed round trip, retried
+// in a later round like any other failure, never "not defined".
 func readBody(resp *http.Response) ([]byte, error) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes))
+	}
+	if resp.Header.Get(flavorHeader) != flavorGoogle {
+		return nil, errNoFlavor
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/html" {
 		return nil, errHTML

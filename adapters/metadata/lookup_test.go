@@ -94,6 +94,8 @@ func TestLookupRejects(t *testing.T) {
 		{give: metadatatest.FaultGarbage, want: errInvalid},
 		{give: metadatatest.FaultHTML, want: errHTML},
 		{give: metadatatest.FaultOversized, want: errTooLarge},
+		// Valid values, but not from a metadata server.
+		{give: metadatatest.FaultNoFlavor, want: errNoFlavor},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give.String(), func(t *testing.T) {
@@ -139,6 +141,7 @@ func TestTransportOneRequestPerConnection(t *testing.T) {
 		if r.Close {
 			closing.Add(1)
 		}
+		w.Header().Set("Metadata-Flavor", "Google")
 		_, _ = io.WriteString(w, metadatatest.DefaultProjectID)
 	}))
 	defer srv.Close()
@@ -157,6 +160,7 @@ func TestTransportOneRequestPerConnection(t *testing.T) {
 // for the body within the bound of one response.
 func TestTransportBoundsResponse(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Metadata-Flavor", "Google")
 		w.Header().Set("X-Padding", strings.Repeat("x", maxResponseBytes))
 		_, _ = io.WriteString(w, metadatatest.DefaultProjectID)
 	}))

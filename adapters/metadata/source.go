@@ -213,7 +213,7 @@ func (s *Source) run(ctx context.Context, first *round, start time.Time) {
 		if ctx.Err() != nil {
 			break
 		}
-		delay *= 2
+		delay = min(2*delay, maxRetryDelay)
 		var todo []int
 		for i, l := range lookups {
 			if _, ok := failed[l.path]; ok {

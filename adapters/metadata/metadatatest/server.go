@@ -41,6 +41,11 @@ const (
 // OversizedBytes is the size of the body sent under [FaultOversized].
 const OversizedBytes = 1 << 20
 
+// RelistenWait bounds how long [Server.SetFault] waits for the Server's
+// address when it clears [FaultRefuse] and another socket has taken the
+// port in the meantime.
+const RelistenWait = 2 * time.Second
+
 // DefaultValues returns the body served for each metadata path by default.
 func DefaultValues() map[string]string {
 	return map[string]string{
@@ -67,6 +72,14 @@ const (
 	// dials fail with "connection refused" until the fault is cleared, when
 	// the Server listens again on the same address. For one path or for
 	// [Server.FailFirst] it resets the request's connection instead.
+	//
+	// While the Server refuses, no socket listens on its port, and the
+	// operating system may give the port to another socket: a listener on
+	// port 0 in a test running in parallel, or a client connection's local
+	// port. Clearing the fault then waits up to [RelistenWait] for the port
+	// to be free again and fails with an error naming the address if it is
+	// not. The risk cannot be removed: refusing connections the way an
+	// absent metadata server does means that nothing holds the port.
 	FaultRefuse
 	// FaultNotFound answers 404, as the real server does for a path that is
 	// not defined.
@@ -81,9 +94,13 @@ const (
 	// FaultOversized answers 200 with OversizedBytes of digits, streamed
 	// without a Content-Length.
 	FaultOversized
+	// FaultNoFlavor answers as FaultNone does, a valid value included, but
+	// without the "Metadata-Flavor: Google" response header, as a captive
+	// portal or a proxy that is no metadata server would.
+	FaultNoFlavor
 )
 
-var faultNames = [...]string{"none", "hang", "refuse", "not-found", "server-error", "garbage", "html", "oversized"}
+var faultNames = [...]string{"none", "hang", "refuse", "not-found", "server-error", "garbage", "html", "oversized", "no-flavor"}
 
 // String returns the fault's name, e.g. "hang".
 func (f Fault) String() string {
@@ -137,9 +154,10 @@ type state struct {
 // Server is a GCE metadata server emulator on a loopback port. Its methods
 // are safe for concurrent use.
 type Server struct {
-	addr    string
-	srv     *http.Server
-	closing chan struct{}
+	addr         string
+	srv          *http.Server
+	closing      chan struct{}
+	relistenWait time.Duration // RelistenWait; tests shorten it
 
 	mu       sync.Mutex // guards ln, closed
 	ln       net.Listener
@@ -170,10 +188,11 @@ func NewServer(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("metadatatest: %w", err)
 	}
 	s := &Server{
-		addr:    ln.Addr().String(),
-		closing: make(chan struct{}),
-		conns:   make(map[net.Conn]struct{}),
-		counts:  make(map[string]int64),
+		addr:         ln.Addr().String(),
+		closing:      make(chan struct{}),
+		relistenWait: RelistenWait,
+		conns:        make(map[net.Conn]struct{}),
+		counts:       make(map[string]int64),
 	}
 	s.srv = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
@@ -230,7 +249,10 @@ func (s *Server) SetValue(path, body string) {
 // SetFault plays fault f on every path from now on; FaultNone restores
 // normal service. Switching to FaultRefuse closes the listener and every
 // open connection; switching away from it listens again on the same
-// address, and the error says when that failed.
+// address. When another socket has taken the port meanwhile (see
+// [FaultRefuse]), SetFault retries for up to [RelistenWait], blocking the
+// Server's other setters and Close, and then returns an error naming the
+// address; the Server keeps refusing, and a later SetFault tries again.
 func (s *Server) SetFault(f Fault) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -244,14 +266,36 @@ func (s *Server) SetFault(f Fault) error {
 		}
 		s.closeConns()
 	} else if s.ln == nil {
-		ln, err := net.Listen("tcp", s.addr)
+		ln, err := listenAgain(s.addr, s.relistenWait)
 		if err != nil {
-			return fmt.Errorf("metadatatest: listen again: %w", err)
+			return err
 		}
 		s.serveLocked(ln)
 	}
 	s.setFault(f)
 	return nil
+}
+
+// relistenPause is the pause between two attempts of listenAgain.
+const relistenPause = 10 * time.Millisecond
+
+// listenAgain listens on addr, retrying for up to wait while the port is
+// taken. Any error is retried: the Server listened on addr before, so what
+// fails now is the port's owner, and the error codes for that differ
+// between systems.
+func listenAgain(addr string, wait time.Duration) (net.Listener, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			return ln, nil
+		}
+		if !time.Now().Before(deadline) {
+			return nil, fmt.Errorf("metadatatest: listen again on %s: the port is still taken after %v, "+
+				"probably by a socket that got it while the Server refused connections: %w", addr, wait, err)
+		}
+		time.Sleep(relistenPause)
+	}
 }
 
 func (s *Server) setFault(f Fault) {
@@ -388,6 +432,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		reset(w) // never an answer, even when the Server closes
 	case fault == FaultRefuse:
 		reset(w)
+	case fault == FaultNoFlavor:
+		w.Header().Del("Metadata-Flavor")
+		if !ok {
+			writeHTML(w, http.StatusNotFound, "Not Found")
+			return
+		}
+		writeText(w, v)
 	case fault == FaultNotFound, fault == FaultNone && !ok:
 		writeHTML(w, http.StatusNotFound, "Not Found")
 	case fault == FaultServerError:

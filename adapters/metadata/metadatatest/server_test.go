@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -115,6 +116,32 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// TestNoFlavor: FaultNoFlavor answers 200 with the configured value but
+// without the Metadata-Flavor response header; the fault can be cleared.
+func TestNoFlavor(t *testing.T) {
+	srv := newServer(t, mdt.WithFault(mdt.FaultNoFlavor))
+	got := get(t.Context(), srv, mdt.PathProjectID, true)
+	if got.code != 200 || got.body != mdt.DefaultProjectID || got.err == nil || !strings.Contains(got.err.Error(), "no Metadata-Flavor") {
+		t.Errorf("no-flavor: %+v, want 200 %q without the Metadata-Flavor header", got, mdt.DefaultProjectID)
+	}
+	if got := get(t.Context(), srv, "instance/name", true); got.code != 404 {
+		t.Errorf("no-flavor, unknown path: %+v, want 404", got)
+	}
+	if err := srv.SetFault(mdt.FaultNone); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t.Context(), srv, mdt.PathProjectID, true); got.code != 200 || got.err != nil {
+		t.Errorf("cleared: %+v, want 200 with the header", got)
+	}
+	srv.SetPathFault(mdt.PathZone, mdt.FaultNoFlavor)
+	if got := get(t.Context(), srv, mdt.PathZone, true); got.code != 200 || got.err == nil {
+		t.Errorf("path fault: %+v, want 200 without the header", got)
+	}
+	if got := get(t.Context(), srv, mdt.PathRegion, true); got.err != nil {
+		t.Errorf("other path: %+v, want the header", got)
+	}
+}
+
 func TestHang(t *testing.T) {
 	srv := newServer(t, mdt.WithFault(mdt.FaultHang))
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
@@ -162,6 +189,63 @@ func TestRefuse(t *testing.T) {
 	}
 	if n := srv.TotalRequests(); n != 3 {
 		t.Errorf("TotalRequests() = %d, want 3", n)
+	}
+}
+
+// TestRefusePortTakenMeanwhile: while the Server refuses, its port is free
+// and another socket may take it; clearing the fault waits for the port
+// instead of failing at once.
+func TestRefusePortTakenMeanwhile(t *testing.T) {
+	srv := newServer(t)
+	if got := get(t.Context(), srv, mdt.PathProjectID, true); got.code != 200 {
+		t.Fatalf("serving: %+v", got)
+	}
+	if err := srv.SetFault(mdt.FaultRefuse); err != nil {
+		t.Fatal(err)
+	}
+	other, err := net.Listen("tcp", srv.Host())
+	if err != nil {
+		t.Fatalf("taking the refused port: %v", err)
+	}
+	const held = 200 * time.Millisecond
+	release := time.AfterFunc(held, func() { _ = other.Close() })
+	defer release.Stop()
+	start := time.Now()
+	if err := srv.SetFault(mdt.FaultNone); err != nil {
+		t.Fatalf("SetFault(FaultNone) with the port taken for %v: %v", held, err)
+	}
+	if d := time.Since(start); d < held || d > mdt.RelistenWait {
+		t.Errorf("SetFault(FaultNone) took %v, want [%v, %v]", d, held, mdt.RelistenWait)
+	}
+	if got := get(t.Context(), srv, mdt.PathProjectID, true); got.code != 200 || got.body != mdt.DefaultProjectID {
+		t.Errorf("serving again: %+v", got)
+	}
+}
+
+// TestRefusePortTakenForGood: a port that stays taken ends the wait with an
+// error naming the address; the Server keeps refusing and a later SetFault
+// succeeds once the port is free.
+func TestRefusePortTakenForGood(t *testing.T) {
+	srv := newServer(t, mdt.WithFault(mdt.FaultRefuse))
+	mdt.SetRelistenWait(srv, 100*time.Millisecond)
+	other, err := net.Listen("tcp", srv.Host())
+	if err != nil {
+		t.Fatalf("taking the refused port: %v", err)
+	}
+	err = srv.SetFault(mdt.FaultNone)
+	if err == nil || !strings.Contains(err.Error(), srv.Host()) {
+		t.Errorf("SetFault(FaultNone) with the port taken = %v, want an error naming %s", err, srv.Host())
+	}
+	t.Logf("port taken: %v", err)
+	_ = other.Close()
+	if got := get(t.Context(), srv, mdt.PathProjectID, true); !errors.Is(got.err, syscall.ECONNREFUSED) {
+		t.Errorf("after the failed SetFault: %+v, want ECONNREFUSED", got.err)
+	}
+	if err := srv.SetFault(mdt.FaultNone); err != nil {
+		t.Fatalf("SetFault(FaultNone) with the port free: %v", err)
+	}
+	if got := get(t.Context(), srv, mdt.PathProjectID, true); got.code != 200 {
+		t.Errorf("serving again: %+v", got)
 	}
 }
 
