@@ -247,10 +247,33 @@ func TestLentBodiesBalanceThroughRetries(t *testing.T) {
 		t.Fatal("a client with a Timeout takes the direct path")
 	}
 	spans := namedSpans("big", 128, strings.Repeat("x", 1<<10)) // 128 KiB: lent
+	// loansBack waits until the transport has closed every lent body: it
+	// closes them from its own goroutines, possibly after the response has
+	// come back, and an export starting while one is out takes a fresh
+	// buffer by design (TestLentBodyKeepsItsBytesWhileHeld).
+	loansBack := func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			out := int32(0)
+			exp.mu.Lock()
+			for _, c := range exp.calls {
+				out += c.loan.out.Load()
+			}
+			exp.mu.Unlock()
+			if out == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d lent bodies still out 5 s after their export", out)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 	export := func() {
 		if err := exp.ExportSpans(context.Background(), spans); err != nil {
 			t.Fatal(err)
 		}
+		loansBack()
 	}
 	export()
 	const rounds = 10
@@ -263,15 +286,13 @@ func TestLentBodiesBalanceThroughRetries(t *testing.T) {
 	if st := exp.Stats(); st.Retries < rounds {
 		t.Fatalf("%d retries in %d exports: the server's 503s were not retried", st.Retries, rounds+1)
 	}
-	exp.mu.Lock()
-	for _, c := range exp.calls {
-		if out := c.loan.out.Load(); out != 0 {
-			t.Errorf("a call has %d lent bodies out after its exports", out)
-		}
-	}
-	exp.mu.Unlock()
+	// Lending costs net/http's copy buffer (32 KiB per attempt: a lent body
+	// has no WriteTo) and the requests, about 0.6 of a body per export, up to
+	// 1.1 under the race detector (whose sync.Pools drop items). Copying the
+	// bodies would add two bodies per export, replacing the buffers one:
+	// 1.5 bodies tells them apart either way.
 	raw := exp.Stats().BytesRaw / (rounds + 1)
-	if perExport := (after.TotalAlloc - before.TotalAlloc) / rounds; perExport > raw {
+	if perExport := (after.TotalAlloc - before.TotalAlloc) / rounds; perExport > raw*3/2 {
 		t.Fatalf("%d bytes allocated per export (two attempts) of a %d-byte body: bodies copied or buffers replaced", perExport, raw)
 	}
 }
