@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -28,7 +29,8 @@ import (
 // Scheduler → timer, else other); faas.invocation_id is the event id; the
 // span has the cloudevents.* attributes, and the messaging.* or
 // faas.document.* ones of its trigger. Pub/Sub spans are CONSUMER spans named
-// "process <topic>", the others SERVER spans named after the event type.
+// "subscribe <topic>" (the messaging conventions), the others SERVER spans
+// named after the function (the FaaS conventions; see [WithFunctionName]).
 //
 // A returned error (other than the CloudEvents SDK's ACK or an HTTP result
 // below 400) sets status Error, error.type and an exception event; a panic is
@@ -56,12 +58,22 @@ func CloudEvent(fn func(context.Context, event.Event) error, opts ...Option) fun
 // producer context the hop is the parent. Spans are as with [CloudEvent],
 // plus http.response.status_code.
 //
+// Like functions-framework-go for CloudEvent functions, it turns a request
+// that is no CloudEvent (no Ce-Id header, no "cloudevents" in its
+// Content-Type) into the CloudEvent functions-framework-go makes of it: a
+// Pub/Sub push envelope into a messagePublished event (the topic from a URL
+// path ".../projects/P/topics/T"), a legacy background event into the
+// CloudEvent of its type. The span of a push envelope also records the
+// subscription, ordering key and delivery attempt, which the event drops.
+//
 // It answers as functions-framework-go does for CloudEvent functions: 200
 // when fn returns nil or an ACK, the status of a CloudEvents HTTP result,
-// else 500; 400 for a malformed or invalid event and 415 for a request that
-// is no CloudEvent (fn is not called and no span starts for either); 405 for
-// GET, OPTIONS and DELETE. A panic in fn is raised again for the framework to
-// answer.
+// else 500, and an error fn returns is written to standard error as
+// "Function error: <error>"; 400 for a request it cannot convert (with
+// X-Google-Status: crash) and for a malformed or invalid event, 415 for an
+// unknown encoding (fn is not called and no span starts for either); 405 for
+// GET, OPTIONS and DELETE. A panic in fn is raised again for the framework
+// to answer.
 func CloudEventHTTP(fn func(context.Context, event.Event) error, opts ...Option) http.Handler {
 	c := newConfig(opts)
 	return &cloudEventHandler{fn: fn, cfg: c, tracer: c.tracer()}
@@ -75,20 +87,50 @@ type cloudEventHandler struct {
 
 var _ http.Handler = (*cloudEventHandler)(nil)
 
+// crashStatus is the X-Google-Status functions-framework-go answers a
+// request it cannot convert with.
+const crashStatus = "crash"
+
 func (h *cloudEventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// In functions-framework-go's order: conversion, method, decoding.
+	var e *event.Event
+	var pushBody []byte // the push envelope e was converted from
+	if !isCloudEventRequest(r) {
+		var body []byte
+		var err error
+		if r.Body != nil {
+			body, err = io.ReadAll(r.Body)
+		}
+		var pushed bool
+		if err == nil {
+			e, pushed, err = legacyCloudEvent(body, r.URL.Path)
+		}
+		if pushed {
+			pushBody = body
+		}
+		if err != nil {
+			msg := "handler: converting a request that is no CloudEvent: " + err.Error()
+			_, _ = io.WriteString(h.cfg.stderr, msg+"\n")
+			w.Header().Set("X-Google-Status", crashStatus)
+			http.Error(w, msg, http.StatusBadRequest)
+			return
+		}
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodOptions, http.MethodDelete:
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
-	e, err := cehttp.NewEventFromHTTPRequest(r)
-	if err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, binding.ErrUnknownEncoding) {
-			status = http.StatusUnsupportedMediaType
+	if e == nil {
+		var err error
+		if e, err = cehttp.NewEventFromHTTPRequest(r); err != nil {
+			status := http.StatusBadRequest
+			if errors.Is(err, binding.ErrUnknownEncoding) {
+				status = http.StatusUnsupportedMediaType
+			}
+			http.Error(w, err.Error(), status)
+			return
 		}
-		http.Error(w, err.Error(), status)
-		return
 	}
 	if err := e.Validate(); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -97,14 +139,20 @@ func (h *cloudEventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx := h.cfg.prop.Extract(r.Context(), headerCarrier(r.Header))
 	info := cloudEventInfo(e)
+	if info.msg != nil && pushBody != nil {
+		addPushFields(info.msg, pushBody)
+	}
 	ctx, span := h.cfg.startEvent(ctx, h.tracer, &info)
 	status, msg := http.StatusOK, ""
-	_ = h.cfg.run(ctx, span, func(ctx context.Context) error { return h.fn(ctx, *e) }, func(err error) {
+	err := h.cfg.run(ctx, span, func(ctx context.Context) error { return h.fn(ctx, *e) }, func(err error) {
 		status, msg = resultStatus(err)
 		if span.IsRecording() {
 			span.SetAttributes(semconv.HTTPResponseStatusCode(status))
 		}
 	})
+	if err != nil {
+		_, _ = io.WriteString(h.cfg.stderr, functionError(err))
+	}
 	if msg != "" {
 		w.Header().Set("Content-Type", "text/plain")
 	}
@@ -112,6 +160,26 @@ func (h *cloudEventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if msg != "" {
 		_, _ = io.WriteString(w, msg)
 	}
+}
+
+// functionError is the line functions-framework-go writes to standard error
+// for an error a CloudEvent function returns, whatever the error.
+func functionError(err error) string {
+	s := "Function error: " + err.Error()
+	if !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
+	return s
+}
+
+// addPushFields adds to m, a message converted from the push envelope body,
+// what the converted event does not keep: the subscription, the ordering
+// key and the delivery attempt.
+func addPushFields(m *pubsubMessage, body []byte) {
+	env := parsePubSub(body)
+	m.subscription = env.subscription
+	m.orderingKey = env.orderingKey
+	m.deliveryAttempt = env.deliveryAttempt
 }
 
 // resultStatus maps a CloudEvent function's result to the HTTP answer the

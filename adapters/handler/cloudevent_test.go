@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -83,22 +84,41 @@ func TestDocumentOperation(t *testing.T) {
 }
 
 func TestDocumentPath(t *testing.T) {
-	tests := []struct{ give, wantCollection, wantName string }{
-		{give: "//storage.googleapis.com/projects/_/buckets/b/objects/dir/o.txt", wantCollection: "b", wantName: "dir/o.txt"},
-		{give: "projects/_/buckets/b/objects/o.txt", wantCollection: "b", wantName: "o.txt"},
-		{give: "projects/_/buckets/b", wantCollection: "b"},
-		{give: "//firestore.googleapis.com/projects/p/databases/(default)/documents/users/alice", wantCollection: "users", wantName: "alice"},
-		{give: "projects/p/databases/(default)/documents/users/alice/orders/o1", wantCollection: "users/alice/orders", wantName: "o1"},
-		{give: "//firebasedatabase.googleapis.com/projects/_/locations/us-central1/instances/i/refs/users/bob", wantCollection: "users", wantName: "bob"},
-		{give: "projects/_/instances/i/refs/top", wantName: "top"},
-		{give: "projects/_/mybuckets/x/objects/y", wantCollection: "", wantName: ""},
-		{give: "", wantCollection: "", wantName: ""},
+	tests := []struct {
+		name           string
+		source         datasource
+		give           string
+		wantCollection string
+		wantName       string
+	}{
+		{name: "Storage CloudEvent", source: storageSource, give: "//storage.googleapis.com/projects/_/buckets/b/objects/dir/o.txt", wantCollection: "b", wantName: "dir/o.txt"},
+		{name: "Storage legacy", source: storageSource, give: "projects/_/buckets/b/objects/o.txt", wantCollection: "b", wantName: "o.txt"},
+		{name: "Storage without subject", source: storageSource, give: "//storage.googleapis.com/projects/_/buckets/b", wantCollection: "b"},
+		{name: "Storage bucket named buckets", source: storageSource, give: "projects/_/buckets/buckets/objects/buckets/x", wantCollection: "buckets", wantName: "buckets/x"},
+		{name: "Storage object path without objects", source: storageSource, give: "projects/_/buckets/b/other/o", wantCollection: "b"},
+		{name: "Storage not a bucket", source: storageSource, give: "projects/_/mybuckets/x/objects/y"},
+		{name: "Firestore CloudEvent", source: firestoreSource, give: "//firestore.googleapis.com/projects/p/databases/(default)/documents/users/alice", wantCollection: "users", wantName: "alice"},
+		{name: "Firestore subcollection", source: firestoreSource, give: "projects/p/databases/(default)/documents/users/alice/orders/o1", wantCollection: "users/alice/orders", wantName: "o1"},
+		{name: "Firestore collection named buckets", source: firestoreSource, give: "projects/p/databases/(default)/documents/buckets/b1", wantCollection: "buckets", wantName: "b1"},
+		{name: "Firestore database named buckets", source: firestoreSource, give: "//firestore.googleapis.com/projects/p/databases/buckets/documents/users/alice", wantCollection: "users", wantName: "alice"},
+		{name: "Firestore database named documents", source: firestoreSource, give: "projects/p/databases/documents/documents/users/alice", wantCollection: "users", wantName: "alice"},
+		{name: "Firestore project named databases", source: firestoreSource, give: "projects/databases/databases/d/documents/users/alice", wantCollection: "users", wantName: "alice"},
+		{name: "Firestore subject alone", source: firestoreSource, give: "documents/users/alice", wantCollection: "users", wantName: "alice"},
+		{name: "Firestore empty document path", source: firestoreSource, give: "projects/p/databases/(default)/documents/"},
+		{name: "Firestore without documents", source: firestoreSource, give: "//firestore.googleapis.com/projects/p/databases/(default)"},
+		{name: "Realtime Database CloudEvent", source: databaseSource, give: "//firebasedatabase.googleapis.com/projects/_/locations/us-central1/instances/i/refs/users/bob", wantCollection: "users", wantName: "bob"},
+		{name: "Realtime Database top-level ref", source: databaseSource, give: "projects/_/instances/i/refs/top", wantName: "top"},
+		{name: "Realtime Database path refs/documents/x", source: databaseSource, give: "projects/_/instances/i/refs/documents/x", wantCollection: "documents", wantName: "x"},
+		{name: "Realtime Database path with buckets", source: databaseSource, give: "projects/_/instances/i/refs/buckets/b/objects/o", wantCollection: "buckets/b/objects", wantName: "o"},
+		{name: "Realtime Database instance named refs", source: databaseSource, give: "projects/_/instances/refs/refs/users/bob", wantCollection: "users", wantName: "bob"},
+		{name: "not a datasource", source: noDatasource, give: "projects/_/buckets/b/objects/o"},
+		{name: "empty", source: firestoreSource, give: ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.give, func(t *testing.T) {
-			c, n := documentPath(tt.give)
+		t.Run(tt.name, func(t *testing.T) {
+			c, n := documentPath(tt.source, tt.give)
 			if c != tt.wantCollection || n != tt.wantName {
-				t.Errorf("documentPath(%q) = %q, %q, want %q, %q", tt.give, c, n, tt.wantCollection, tt.wantName)
+				t.Errorf("documentPath(%d, %q) = %q, %q, want %q, %q", tt.source, tt.give, c, n, tt.wantCollection, tt.wantName)
 			}
 		})
 	}
@@ -124,17 +144,15 @@ func TestResourceID(t *testing.T) {
 
 func TestCloudEventSpanPerTrigger(t *testing.T) {
 	tests := []struct {
-		name     string
-		typ      string
-		source   string
-		subject  string
-		wantName string
-		want     map[attribute.Key]any
+		name    string
+		typ     string
+		source  string
+		subject string
+		want    map[attribute.Key]any
 	}{
 		{
 			name: "Cloud Storage", typ: "google.cloud.storage.object.v1.finalized",
 			source: "//storage.googleapis.com/projects/_/buckets/my-bucket", subject: "objects/dir/file.txt",
-			wantName: "google.cloud.storage.object.v1.finalized",
 			want: map[attribute.Key]any{
 				"faas.trigger":             "datasource",
 				"faas.document.collection": "my-bucket",
@@ -145,9 +163,18 @@ func TestCloudEventSpanPerTrigger(t *testing.T) {
 			},
 		},
 		{
+			name: "Cloud Storage without subject", typ: "google.cloud.storage.object.v1.deleted",
+			source: "//storage.googleapis.com/projects/_/buckets/my-bucket",
+			want: map[attribute.Key]any{
+				"faas.trigger":             "datasource",
+				"faas.document.collection": "my-bucket",
+				"faas.document.name":       "",
+				"faas.document.operation":  "delete",
+			},
+		},
+		{
 			name: "Firestore", typ: "google.cloud.firestore.document.v1.deleted",
 			source: "//firestore.googleapis.com/projects/p/databases/(default)", subject: "documents/users/alice",
-			wantName: "google.cloud.firestore.document.v1.deleted",
 			want: map[attribute.Key]any{
 				"faas.trigger":             "datasource",
 				"faas.document.collection": "users",
@@ -156,9 +183,23 @@ func TestCloudEventSpanPerTrigger(t *testing.T) {
 			},
 		},
 		{
+			name: "Firestore collection named buckets", typ: "google.cloud.firestore.document.v1.created",
+			source: "//firestore.googleapis.com/projects/p/databases/(default)", subject: "documents/buckets/b1",
+			want: map[attribute.Key]any{"faas.document.collection": "buckets", "faas.document.name": "b1"},
+		},
+		{
+			name: "Firestore database named buckets", typ: "google.cloud.firestore.document.v1.created",
+			source: "//firestore.googleapis.com/projects/p/databases/buckets", subject: "documents/users/alice",
+			want: map[attribute.Key]any{"faas.document.collection": "users", "faas.document.name": "alice"},
+		},
+		{
+			name: "Realtime Database path refs/documents/x", typ: "google.firebase.database.ref.v1.created",
+			source: "//firebasedatabase.googleapis.com/projects/_/locations/us-central1/instances/db", subject: "refs/documents/x",
+			want: map[attribute.Key]any{"faas.document.collection": "documents", "faas.document.name": "x"},
+		},
+		{
 			name: "Realtime Database", typ: "google.firebase.database.ref.v1.written",
 			source: "//firebasedatabase.googleapis.com/projects/_/locations/us-central1/instances/db", subject: "refs/users/bob",
-			wantName: "google.firebase.database.ref.v1.written",
 			want: map[attribute.Key]any{
 				"faas.trigger":             "datasource",
 				"faas.document.collection": "users",
@@ -168,8 +209,7 @@ func TestCloudEventSpanPerTrigger(t *testing.T) {
 		},
 		{
 			name: "Cloud Scheduler", typ: "google.cloud.scheduler.job.v1.executed",
-			source:   "//cloudscheduler.googleapis.com/projects/p/locations/l/jobs/j",
-			wantName: "google.cloud.scheduler.job.v1.executed",
+			source: "//cloudscheduler.googleapis.com/projects/p/locations/l/jobs/j",
 			want: map[attribute.Key]any{
 				"faas.trigger":       "timer",
 				"faas.time":          "2026-03-04T05:06:07Z",
@@ -178,7 +218,6 @@ func TestCloudEventSpanPerTrigger(t *testing.T) {
 		},
 		{
 			name: "other", typ: "com.example.thing.v1.happened", source: "//example.com/things", subject: "things/1",
-			wantName: "com.example.thing.v1.happened",
 			want: map[attribute.Key]any{
 				"faas.trigger":             "other",
 				"faas.document.collection": "",
@@ -196,7 +235,7 @@ func TestCloudEventSpanPerTrigger(t *testing.T) {
 					t.Error("no span in the function's context")
 				}
 				return nil
-			}, WithTracerProvider(tp))
+			}, WithTracerProvider(tp), WithFunctionName("on-event"))
 			if err := fn(context.Background(), newEvent(t, tt.typ, tt.source, tt.subject)); err != nil {
 				t.Fatal(err)
 			}
@@ -204,8 +243,8 @@ func TestCloudEventSpanPerTrigger(t *testing.T) {
 				t.Fatal("function not called")
 			}
 			s := only(t, rec)
-			if s.Name() != tt.wantName || s.SpanKind() != trace.SpanKindServer {
-				t.Errorf("span %q kind %v, want %q SERVER", s.Name(), s.SpanKind(), tt.wantName)
+			if s.Name() != "on-event" || s.SpanKind() != trace.SpanKindServer {
+				t.Errorf("span %q kind %v, want %q SERVER, named after the function", s.Name(), s.SpanKind(), "on-event")
 			}
 			if s.Parent().IsValid() || len(s.Links()) != 0 {
 				t.Errorf("parent %v links %v, want a root without links", s.Parent(), s.Links())
@@ -225,6 +264,49 @@ func TestCloudEventSpanPerTrigger(t *testing.T) {
 			checkAttrs(t, s, want)
 			if s.Status().Code != codes.Unset {
 				t.Errorf("status %+v", s.Status())
+			}
+		})
+	}
+}
+
+func TestEventSpanName(t *testing.T) {
+	tests := []struct {
+		name      string
+		env       map[string]string
+		option    string
+		eventType string
+		want      string
+	}{
+		{name: "K_SERVICE", env: map[string]string{"K_SERVICE": "svc", "FUNCTION_NAME": "legacy", "FUNCTION_TARGET": "Entry"}, eventType: "t", want: "svc"},
+		{name: "FUNCTION_NAME", env: map[string]string{"FUNCTION_NAME": "legacy", "FUNCTION_TARGET": "Entry"}, eventType: "t", want: "legacy"},
+		{name: "FUNCTION_TARGET", env: map[string]string{"FUNCTION_TARGET": "Entry"}, eventType: "t", want: "Entry"},
+		{name: "option over environment", env: map[string]string{"K_SERVICE": "svc"}, option: "opt", eventType: "t", want: "opt"},
+		{name: "no name: event type", eventType: "t", want: "t"},
+		{name: "no name, no type", want: "event"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, k := range functionNameVars {
+				t.Setenv(k, tt.env[k])
+			}
+			rec, tp := recorder()
+			opts := []Option{WithTracerProvider(tp), WithFunctionName(tt.option)}
+			ce := CloudEvent(func(context.Context, event.Event) error { return nil }, opts...)
+			_ = ce(context.Background(), newEvent(t, tt.eventType, "//s", ""))
+			ev := Event(func(context.Context, map[string]any) error { return nil }, opts...)
+			ctx := context.Background()
+			if tt.eventType != "" {
+				ctx = legacyContext(tt.eventType, nil)
+			}
+			_ = ev(ctx, nil)
+			spans := rec.Ended()
+			if len(spans) != 2 {
+				t.Fatalf("%d spans", len(spans))
+			}
+			for _, s := range spans {
+				if s.Name() != tt.want {
+					t.Errorf("name %q, want %q", s.Name(), tt.want)
+				}
 			}
 		})
 	}
@@ -303,8 +385,8 @@ func TestCloudEventPubSub(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := only(t, rec)
-	if s.Name() != "process topic-1" || s.SpanKind() != trace.SpanKindConsumer {
-		t.Errorf("span %q kind %v, want %q CONSUMER", s.Name(), s.SpanKind(), "process topic-1")
+	if s.Name() != "subscribe topic-1" || s.SpanKind() != trace.SpanKindConsumer {
+		t.Errorf("span %q kind %v, want %q CONSUMER", s.Name(), s.SpanKind(), "subscribe topic-1")
 	}
 	if !s.Parent().Equal(remoteState(t, publisherTP, "pub=1")) {
 		t.Errorf("parent %v, want the publisher's googclient_ context", s.Parent())
@@ -317,7 +399,7 @@ func TestCloudEventPubSub(t *testing.T) {
 		"faas.invocation_id":                            "msg-1",
 		"messaging.system":                              "gcp_pubsub",
 		"messaging.operation.type":                      "process",
-		"messaging.operation.name":                      "process",
+		"messaging.operation.name":                      "subscribe",
 		"messaging.destination.name":                    "topic-1",
 		"messaging.destination.subscription.name":       "sub-1",
 		"messaging.message.id":                          "msg-1",
@@ -392,10 +474,16 @@ func TestCloudEventErrors(t *testing.T) {
 	}
 }
 
+// panicCloudEvent and panicCloudEventHTTP panic; the exception's stack must
+// show them.
+func panicCloudEvent(context.Context, event.Event) error { panic("kaput") }
+
+func panicCloudEventHTTP(context.Context, event.Event) error { panic(errors.New("boom")) }
+
 func TestCloudEventPanicRecordedFlushedAndReraised(t *testing.T) {
 	rec, tp := recorder()
 	flusher := &portstest.CountingFlusher{}
-	fn := CloudEvent(func(context.Context, event.Event) error { panic("kaput") }, WithTracerProvider(tp), WithFlusher(flusher))
+	fn := CloudEvent(panicCloudEvent, WithTracerProvider(tp), WithFlusher(flusher))
 	func() {
 		defer func() {
 			if r := recover(); r != "kaput" {
@@ -409,7 +497,7 @@ func TestCloudEventPanicRecordedFlushedAndReraised(t *testing.T) {
 		t.Errorf("status %+v", s.Status())
 	}
 	checkAttrs(t, s, map[attribute.Key]any{"error.type": "panic"})
-	checkException(t, s, "string", "kaput", "cloudevent_test.go")
+	checkException(t, s, "string", "kaput", "handler.panicCloudEvent(")
 	if flusher.Calls() != 1 {
 		t.Errorf("flushes = %d, want 1", flusher.Calls())
 	}
@@ -477,7 +565,7 @@ func TestCloudEventHTTPModes(t *testing.T) {
 			srv := serve(t, CloudEventHTTP(func(ctx context.Context, e event.Event) error {
 				got = e
 				return nil
-			}, WithTracerProvider(tp)))
+			}, WithTracerProvider(tp), quiet))
 			e := newEvent(t, "google.cloud.storage.object.v1.finalized", "//storage.googleapis.com/projects/_/buckets/b", "objects/o")
 			e.SetExtension("traceparent", producerTP)
 			req := ceRequest(t, srv.URL, e, structured)
@@ -517,7 +605,7 @@ func TestCloudEventHTTPModes(t *testing.T) {
 
 func TestCloudEventHTTPWithoutProducerContextUsesHop(t *testing.T) {
 	rec, tp := recorder()
-	srv := serve(t, CloudEventHTTP(func(context.Context, event.Event) error { return nil }, WithTracerProvider(tp)))
+	srv := serve(t, CloudEventHTTP(func(context.Context, event.Event) error { return nil }, WithTracerProvider(tp), quiet))
 	req := ceRequest(t, srv.URL, newEvent(t, "t", "//s", ""), false)
 	req.Header.Set("traceparent", hopTP)
 	resp, err := http.DefaultClient.Do(req)
@@ -533,7 +621,7 @@ func TestCloudEventHTTPWithoutProducerContextUsesHop(t *testing.T) {
 
 func TestCloudEventHTTPPubSub(t *testing.T) {
 	rec, tp := recorder()
-	srv := serve(t, CloudEventHTTP(func(context.Context, event.Event) error { return nil }, WithTracerProvider(tp)))
+	srv := serve(t, CloudEventHTTP(func(context.Context, event.Event) error { return nil }, WithTracerProvider(tp), quiet))
 	req := ceRequest(t, srv.URL, pubsubEvent(t, map[string]string{"googclient_traceparent": publisherTP}), false)
 	req.Header.Set("traceparent", hopTP)
 	resp, err := http.DefaultClient.Do(req)
@@ -565,6 +653,7 @@ func TestCloudEventHTTPAnswers(t *testing.T) {
 		wantBody   string
 		wantCalled bool
 		wantSpans  int
+		wantCrash  bool // X-Google-Status: crash
 	}{
 		{name: "nil", request: valid, wantStatus: 200, wantCalled: true, wantSpans: 1},
 		{name: "error", fnErr: errors.New("x"), request: valid, wantStatus: 500, wantCalled: true, wantSpans: 1},
@@ -588,7 +677,7 @@ func TestCloudEventHTTPAnswers(t *testing.T) {
 				r.Header.Set("Ce-Source", "//s")
 				return r
 			},
-			wantStatus: 400,
+			wantStatus: 400, wantCrash: true, // no Ce-Id: converted, as functions-framework-go does, and no background event
 		},
 		{
 			name: "bad spec version",
@@ -601,17 +690,69 @@ func TestCloudEventHTTPAnswers(t *testing.T) {
 			wantStatus: 415,
 		},
 		{
-			name: "no CloudEvent",
+			name: "push envelope",
+			request: func(t *testing.T, url string) *http.Request {
+				r, _ := http.NewRequest("POST", url+"/projects/p/topics/t", strings.NewReader(`{"message":{"messageId":"1","data":"aGk="}}`))
+				r.Header.Set("Content-Type", "application/json")
+				return r
+			},
+			wantStatus: 200, wantCalled: true, wantSpans: 1,
+		},
+		{
+			name: "push envelope, data not base64",
+			request: func(t *testing.T, url string) *http.Request {
+				r, _ := http.NewRequest("POST", url, strings.NewReader(`{"message":{"messageId":"1","data":"%%"}}`))
+				r.Header.Set("Content-Type", "application/json")
+				return r
+			},
+			wantStatus: 400, wantCrash: true,
+		},
+		{
+			name: "legacy event of an unknown type",
 			request: func(t *testing.T, url string) *http.Request {
 				r, _ := http.NewRequest("POST", url, strings.NewReader(`{"data": {}, "context": {"eventId": "1"}}`))
 				r.Header.Set("Content-Type", "application/json")
 				return r
 			},
-			wantStatus: 415,
+			wantStatus: 400, wantCrash: true,
 		},
 		{
-			name:       "GET",
+			name: "legacy event without an id",
+			request: func(t *testing.T, url string) *http.Request {
+				r, _ := http.NewRequest("POST", url, strings.NewReader(`{"data": {}, "context": {"eventType": "google.pubsub.topic.publish"}}`))
+				return r
+			},
+			wantStatus: 400,
+		},
+		{
+			name: "no JSON",
+			request: func(t *testing.T, url string) *http.Request {
+				r, _ := http.NewRequest("POST", url, strings.NewReader(`hello`))
+				r.Header.Set("Content-Type", "text/plain")
+				return r
+			},
+			wantStatus: 400, wantCrash: true,
+		},
+		{
+			name:       "GET without a CloudEvent",
 			request:    func(t *testing.T, url string) *http.Request { r, _ := http.NewRequest("GET", url, nil); return r },
+			wantStatus: 400, wantCrash: true,
+		},
+		{
+			name: "GET with a Ce-Id",
+			request: func(t *testing.T, url string) *http.Request {
+				r, _ := http.NewRequest("GET", url, nil)
+				r.Header.Set("Ce-Id", "1")
+				return r
+			},
+			wantStatus: 405,
+		},
+		{
+			name: "DELETE with a push envelope",
+			request: func(t *testing.T, url string) *http.Request {
+				r, _ := http.NewRequest("DELETE", url, strings.NewReader(`{"message":{"messageId":"1"}}`))
+				return r
+			},
 			wantStatus: 405,
 		},
 	}
@@ -622,7 +763,7 @@ func TestCloudEventHTTPAnswers(t *testing.T) {
 			srv := serve(t, CloudEventHTTP(func(context.Context, event.Event) error {
 				called = true
 				return tt.fnErr
-			}, WithTracerProvider(tp)))
+			}, WithTracerProvider(tp), quiet))
 			resp, err := http.DefaultClient.Do(tt.request(t, srv.URL))
 			if err != nil {
 				t.Fatal(err)
@@ -638,6 +779,9 @@ func TestCloudEventHTTPAnswers(t *testing.T) {
 			if called != tt.wantCalled {
 				t.Errorf("called %v, want %v", called, tt.wantCalled)
 			}
+			if got := resp.Header.Get("X-Google-Status"); (got == "crash") != tt.wantCrash {
+				t.Errorf("X-Google-Status %q, want crash: %v", got, tt.wantCrash)
+			}
 			if n := len(rec.Ended()); n != tt.wantSpans {
 				t.Fatalf("%d spans, want %d", n, tt.wantSpans)
 			}
@@ -648,10 +792,175 @@ func TestCloudEventHTTPAnswers(t *testing.T) {
 	}
 }
 
+func TestCloudEventHTTPConvertsWhatIsNoCloudEvent(t *testing.T) {
+	tests := []struct {
+		name    string
+		path    string
+		body    string
+		wantCE  map[string]string // type, source, subject, id, time, data
+		wantDoc map[attribute.Key]any
+	}{
+		{
+			name: "push envelope",
+			path: "/push/projects/p/topics/orders",
+			body: `{"message":{"attributes":{"googclient_traceparent":"` + publisherTP + `","origin":"x"},"data":"aGk=","messageId":"m-1","publishTime":"2026-03-04T05:06:07.123Z","orderingKey":"k"},"subscription":"projects/p/subscriptions/s","deliveryAttempt":2}`,
+			wantCE: map[string]string{
+				"type": pubsubPublished, "source": "//pubsub.googleapis.com/projects/p/topics/orders", "subject": "",
+				"id": "m-1", "time": "2026-03-04T05:06:07.123Z",
+				"data": `{"message":{"@type":"type.googleapis.com/google.pubusb.v1.PubsubMessage","attributes":{"googclient_traceparent":"` + publisherTP + `","origin":"x"},"data":"aGk=","messageId":"m-1","publishTime":"2026-03-04T05:06:07.123Z"}}`,
+			},
+		},
+		{
+			name: "push envelope without a topic in the path",
+			path: "/push",
+			body: `{"message":{"data":null,"messageId":"m-2","publishTime":"2026-03-04T05:06:07Z"}}`,
+			wantCE: map[string]string{
+				"type": pubsubPublished, "source": "//pubsub.googleapis.com/", "id": "m-2", "time": "2026-03-04T05:06:07Z",
+				"data": `{"message":{"@type":"type.googleapis.com/google.pubusb.v1.PubsubMessage","attributes":null,"data":null,"messageId":"m-2","publishTime":"2026-03-04T05:06:07Z"}}`,
+			},
+		},
+		{
+			name: "Cloud Storage background event",
+			body: `{"data":{"bucket":"b","name":"dir/o.txt"},"context":{"eventId":"e-1","timestamp":"2026-03-04T05:06:07Z","eventType":"google.storage.object.finalize","resource":{"service":"storage.googleapis.com","name":"projects/_/buckets/b/objects/dir/o.txt","type":"storage#object"}}}`,
+			wantCE: map[string]string{
+				"type": "google.cloud.storage.object.v1.finalized", "source": "//storage.googleapis.com/projects/_/buckets/b",
+				"subject": "objects/dir/o.txt", "id": "e-1", "time": "2026-03-04T05:06:07Z", "data": `{"bucket":"b","name":"dir/o.txt"}`,
+			},
+			wantDoc: map[attribute.Key]any{"faas.document.collection": "b", "faas.document.name": "dir/o.txt", "faas.document.operation": "insert"},
+		},
+		{
+			name: "Pub/Sub background event",
+			body: `{"data":{"data":"aGk=","attributes":{"a":"1"}},"context":{"eventId":"e-2","timestamp":"2026-03-04T05:06:07Z","eventType":"google.pubsub.topic.publish","resource":{"service":"pubsub.googleapis.com","name":"projects/p/topics/t"}}}`,
+			wantCE: map[string]string{
+				"type": pubsubPublished, "source": "//pubsub.googleapis.com/projects/p/topics/t", "id": "e-2", "time": "2026-03-04T05:06:07Z",
+				"data": `{"message":{"attributes":{"a":"1"},"data":"aGk=","messageId":"e-2","publishTime":"2026-03-04T05:06:07Z"}}`,
+			},
+		},
+		{
+			name: "Firestore background event, flat, resource as a string",
+			body: `{"eventId":"e-3","timestamp":"2026-03-04T05:06:07Z","eventType":"providers/cloud.firestore/eventTypes/document.write","resource":"projects/p/databases/(default)/documents/users/alice","data":{"value":{"n":1}}}`,
+			wantCE: map[string]string{
+				"type": "google.cloud.firestore.document.v1.written", "source": "//firestore.googleapis.com/projects/p/databases/(default)",
+				"subject": "documents/users/alice", "id": "e-3", "time": "2026-03-04T05:06:07Z", "data": `{"value":{"n":1}}`,
+			},
+			wantDoc: map[attribute.Key]any{"faas.document.collection": "users", "faas.document.name": "alice"},
+		},
+		{
+			name: "Realtime Database background event",
+			body: `{"eventId":"e-4","timestamp":"2026-03-04T05:06:07Z","eventType":"providers/google.firebase.database/eventTypes/ref.write","resource":"projects/_/instances/my-db/refs/users/bob","domain":"europe-west1.firebasedatabase.app","data":{"data":null,"delta":{"x":1}}}`,
+			wantCE: map[string]string{
+				"type": "google.firebase.database.ref.v1.written", "source": "//firebasedatabase.googleapis.com/projects/_/locations/europe-west1/instances/my-db",
+				"subject": "refs/users/bob", "id": "e-4", "time": "2026-03-04T05:06:07Z", "data": `{"data":null,"delta":{"x":1}}`,
+			},
+			wantDoc: map[attribute.Key]any{"faas.document.collection": "users", "faas.document.name": "bob"},
+		},
+		{
+			name: "Firebase Auth background event",
+			body: `{"data":{"uid":"u1","metadata":{"createdAt":"2020-01-01T00:00:00Z"}},"context":{"eventId":"e-5","timestamp":"2026-03-04T05:06:07Z","eventType":"providers/firebase.auth/eventTypes/user.create","resource":"projects/p"}}`,
+			wantCE: map[string]string{
+				"type": "google.firebase.auth.user.v1.created", "source": "//firebaseauth.googleapis.com/projects/p",
+				"subject": "users/u1", "id": "e-5", "time": "2026-03-04T05:06:07Z", "data": `{"metadata":{"createTime":"2020-01-01T00:00:00Z"},"uid":"u1"}`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, tp := recorder()
+			var got *event.Event
+			h := CloudEventHTTP(func(_ context.Context, e event.Event) error { got = &e; return nil }, WithTracerProvider(tp), quiet)
+			r := httptest.NewRequest("POST", "http://example.com"+tt.path, strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != 200 || got == nil {
+				t.Fatalf("status %d (%s), function called: %v", w.Code, w.Body, got != nil)
+			}
+			for k, want := range map[string]string{
+				"type": got.Type(), "source": got.Source(), "subject": got.Subject(), "id": got.ID(),
+				"time": got.Time().Format(time.RFC3339Nano), "data": string(got.Data()),
+				"specversion": got.SpecVersion(), "datacontenttype": got.DataContentType(),
+			} {
+				if k == "specversion" || k == "datacontenttype" {
+					if w := map[string]string{"specversion": "1.0", "datacontenttype": "application/json"}[k]; want != w {
+						t.Errorf("%s = %q, want %q", k, want, w)
+					}
+					continue
+				}
+				if want != tt.wantCE[k] {
+					t.Errorf("%s = %s, want %s", k, want, tt.wantCE[k])
+				}
+			}
+			s := only(t, rec)
+			if tt.wantDoc != nil {
+				checkAttrs(t, s, tt.wantDoc)
+			}
+			if got.Type() == pubsubPublished && s.SpanKind() != trace.SpanKindConsumer {
+				t.Errorf("kind %v", s.SpanKind())
+			}
+		})
+	}
+}
+
+// The span of a converted push envelope has what the CloudEvent drops.
+func TestCloudEventHTTPPushEnvelopeSpan(t *testing.T) {
+	rec, tp := recorder()
+	h := CloudEventHTTP(func(context.Context, event.Event) error { return nil }, WithTracerProvider(tp), quiet)
+	body := `{"message":{"attributes":{"googclient_traceparent":"` + publisherTP + `"},"data":"aGk=","messageId":"m-1","orderingKey":"k"},"subscription":"projects/p/subscriptions/s","deliveryAttempt":2}`
+	r := httptest.NewRequest("POST", "/projects/p/topics/orders", strings.NewReader(body))
+	r.Header.Set("traceparent", hopTP)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	s := only(t, rec)
+	if s.Name() != "subscribe orders" || s.SpanKind() != trace.SpanKindConsumer {
+		t.Errorf("span %q kind %v", s.Name(), s.SpanKind())
+	}
+	if !s.Parent().Equal(remote(t, publisherTP)) {
+		t.Errorf("parent %v, want the publisher's", s.Parent())
+	}
+	if len(s.Links()) != 1 || !s.Links()[0].SpanContext.Equal(remote(t, hopTP)) {
+		t.Errorf("links %+v, want the push request's traceparent", s.Links())
+	}
+	checkAttrs(t, s, map[attribute.Key]any{
+		"faas.trigger":                                  "pubsub",
+		"faas.invocation_id":                            "m-1",
+		"messaging.destination.name":                    "orders",
+		"messaging.destination.subscription.name":       "s",
+		"messaging.message.id":                          "m-1",
+		"messaging.gcp_pubsub.message.ordering_key":     "k",
+		"messaging.gcp_pubsub.message.delivery_attempt": 2,
+		"cloudevents.event_id":                          "m-1",
+		"http.response.status_code":                     200,
+	})
+}
+
+func TestCloudEventHTTPWritesFunctionErrorsToStderr(t *testing.T) {
+	tests := []struct {
+		name string
+		give error
+		want string
+	}{
+		{name: "nil", give: nil, want: ""},
+		{name: "error", give: errors.New("broken"), want: "Function error: broken\n"},
+		{name: "error ending in a newline", give: errors.New("broken\n"), want: "Function error: broken\n"},
+		{name: "error with a verb", give: errors.New("100%d done"), want: "Function error: 100%d done\n"},
+		{name: "HTTP result", give: cehttp.NewResult(409, "busy %s", "now"), want: "Function error: " + cehttp.NewResult(409, "busy %s", "now").Error() + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, tp := recorder()
+			var stderr strings.Builder
+			h := CloudEventHTTP(func(context.Context, event.Event) error { return tt.give }, WithTracerProvider(tp), withStderr(&stderr))
+			h.ServeHTTP(httptest.NewRecorder(), ceRequest(t, "http://example.com/", newEvent(t, "t", "//s", ""), false))
+			if stderr.String() != tt.want {
+				t.Errorf("standard error %q, want %q", stderr.String(), tt.want)
+			}
+		})
+	}
+}
+
 func TestCloudEventHTTPPanicIsReraisedAfterFlush(t *testing.T) {
 	rec, tp := recorder()
 	flusher := &portstest.CountingFlusher{}
-	h := CloudEventHTTP(func(context.Context, event.Event) error { panic(errors.New("boom")) }, WithTracerProvider(tp), WithFlusher(flusher))
+	h := CloudEventHTTP(panicCloudEventHTTP, WithTracerProvider(tp), WithFlusher(flusher), quiet)
 	req := ceRequest(t, "http://example.com/", newEvent(t, "t", "//s", ""), false)
 	func() {
 		defer func() {
@@ -665,6 +974,7 @@ func TestCloudEventHTTPPanicIsReraisedAfterFlush(t *testing.T) {
 	if s.Status().Code != codes.Error {
 		t.Errorf("status %+v", s.Status())
 	}
+	checkException(t, s, "*errors.errorString", "boom", "handler.panicCloudEventHTTP(")
 	if flusher.Calls() != 1 {
 		t.Errorf("flushes = %d, want 1", flusher.Calls())
 	}

@@ -12,8 +12,10 @@
 //	funcframework.RegisterEventFunctionContext(ctx, "/onPublish", handler.Event(onPublish, opts...))
 //	mux.Handle("POST /push/", handler.PubSubPush(pushHandler, opts...)) // a Pub/Sub push endpoint
 //
-// Every wrapper sets faas.trigger, faas.invocation_id and faas.coldstart
-// (true on exactly one invocation per process, across all wrappers). A
+// Every wrapper sets faas.trigger, faas.invocation_id (the event or message
+// id, else the Function-Execution-Id header, else the span id) and
+// faas.coldstart (true on exactly one invocation per process, across all
+// wrappers). A
 // returned error sets status Error, error.type and an exception event; a
 // panic is recorded with its stack, the span is ended and flushed, and the
 // panic is raised again so the framework answers as it always does.
@@ -23,11 +25,16 @@
 // Triggers and their attributes:
 //
 //	HTTP                 SERVER "METHOD route"; stable HTTP server conventions
-//	Pub/Sub              CONSUMER "process <topic>"; messaging.* (gcp_pubsub); parent from googclient_traceparent
-//	Storage, Firestore,  SERVER "<event type>"; faas.trigger=datasource, faas.document.*
+//	Pub/Sub              CONSUMER "subscribe <topic>"; messaging.* (gcp_pubsub); parent from googclient_traceparent
+//	Storage, Firestore,  SERVER "<function>"; faas.trigger=datasource, faas.document.*
 //	Firebase databases
-//	Cloud Scheduler      SERVER "<event type>"; faas.trigger=timer, faas.time
-//	other CloudEvents    SERVER "<event type>"; faas.trigger=other
+//	Cloud Scheduler      SERVER "<function>"; faas.trigger=timer, faas.time
+//	other events         SERVER "<function>"; faas.trigger=other
+//
+// Pub/Sub spans follow the messaging conventions ("{operation} {topic}",
+// just "subscribe" when the topic is unknown); the others are the FaaS
+// server span, named after the function: K_SERVICE, FUNCTION_NAME or
+// FUNCTION_TARGET, or [WithFunctionName], else the event type.
 //
 // CloudEvent spans also carry cloudevents.event_id, event_source,
 // event_spec_version, event_type and event_subject; their parent comes from

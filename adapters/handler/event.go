@@ -17,7 +17,8 @@ import (
 // span starts.
 type eventInfo struct {
 	eventType string         // CloudEvents or legacy type; "" for a raw Pub/Sub push
-	id        string         // faas.invocation_id
+	id        string         // faas.invocation_id: the event or message id
+	execution string         // the Function-Execution-Id of a request, when id is ""
 	time      time.Time      // when the event happened; zero if unknown
 	resource  string         // legacy resource name, for faas.document.* and the topic
 	ce        *event.Event   // a CloudEvent: cloudevents.* and its tracing extension
@@ -31,19 +32,19 @@ func (ev *eventInfo) trigger() string {
 	return trigger(ev.eventType)
 }
 
-// spanName is "process <topic or subscription>" for Pub/Sub (the messaging
-// conventions' "{operation} {destination}"), else the event type.
-func (ev *eventInfo) spanName() string {
-	if ev.msg != nil {
-		switch {
-		case ev.msg.topic != "":
-			return messagingOperationName + " " + ev.msg.topic
-		case ev.msg.subscription != "":
-			return messagingOperationName + " " + ev.msg.subscription
-		}
+// spanName is, for a Pub/Sub message, "subscribe <topic>" (the messaging
+// conventions' "{messaging.operation.name} {destination}", just
+// "subscribe" when the topic is unknown); for any other event, the name of
+// the function (the FaaS conventions), else the event type, else "event".
+func (ev *eventInfo) spanName(function string) string {
+	switch {
+	case ev.msg != nil && ev.msg.topic != "":
+		return messagingOperationName + " " + ev.msg.topic
+	case ev.msg != nil:
 		return messagingOperationName
-	}
-	if ev.eventType != "" {
+	case function != "":
+		return function
+	case ev.eventType != "":
 		return ev.eventType
 	}
 	return "event"
@@ -92,24 +93,30 @@ func (c *config) startEvent(ctx context.Context, tracer trace.Tracer, ev *eventI
 			start = append(start, semconv.MessagingDestinationName(ev.msg.topic))
 		}
 	}
-	ctx, span := tracer.Start(ctx, ev.spanName(),
+	ctx, span := tracer.Start(ctx, ev.spanName(c.function),
 		trace.WithSpanKind(kind),
 		trace.WithAttributes(start...),
 		trace.WithLinks(links...),
 	)
 	if span.IsRecording() {
-		span.SetAttributes(ev.attributes(cold, trig)...)
+		span.SetAttributes(ev.attributes(cold, trig, span.SpanContext().SpanID())...)
 	}
 	return ctx, span
 }
 
 // attributes are the attributes of a recorded event span beyond the start
-// ones.
-func (ev *eventInfo) attributes(cold bool, trig string) []attribute.KeyValue {
+// ones. faas.invocation_id is the event or message id, else the request's
+// Function-Execution-Id, else the span id, as with HTTP.
+func (ev *eventInfo) attributes(cold bool, trig string, spanID trace.SpanID) []attribute.KeyValue {
 	a := make([]attribute.KeyValue, 0, 16)
 	a = append(a, semconv.FaaSColdstart(cold))
-	if ev.id != "" {
+	switch {
+	case ev.id != "":
 		a = append(a, semconv.FaaSInvocationID(ev.id))
+	case ev.execution != "":
+		a = append(a, semconv.FaaSInvocationID(ev.execution))
+	default:
+		a = append(a, semconv.FaaSInvocationID(spanID.String()))
 	}
 	resource := ev.resource
 	if e := ev.ce; e != nil {
@@ -122,7 +129,10 @@ func (ev *eventInfo) attributes(cold bool, trig string) []attribute.KeyValue {
 			a = append(a, semconv.CloudEventsEventSubject(s))
 		}
 		if trig == semconv.FaaSTriggerDatasource.Value.AsString() {
-			resource = strings.TrimSuffix(e.Source(), "/") + "/" + e.Subject()
+			resource = e.Source()
+			if s := e.Subject(); s != "" {
+				resource = strings.TrimSuffix(resource, "/") + "/" + s
+			}
 		}
 	}
 	if m := ev.msg; m != nil {
@@ -141,7 +151,7 @@ func (ev *eventInfo) attributes(cold bool, trig string) []attribute.KeyValue {
 	}
 	switch trig {
 	case semconv.FaaSTriggerDatasource.Value.AsString():
-		collection, name := documentPath(resource)
+		collection, name := documentPath(datasourceOf(ev.eventType), resource)
 		if collection != "" {
 			a = append(a, semconv.FaaSDocumentCollection(collection))
 		}

@@ -64,7 +64,10 @@ func ExampleCloudEvent() {
 	onUpload := func(ctx context.Context, e event.Event) error { return nil }
 	// With functions-framework-go:
 	//	functions.CloudEvent("onUpload", handler.CloudEvent(onUpload, opts...))
-	fn := handler.CloudEvent(onUpload, handler.WithTracerProvider(tp), handler.WithFlusher(tp))
+	// Spans other than Pub/Sub's are named after the function: K_SERVICE by
+	// default, here set explicitly.
+	fn := handler.CloudEvent(onUpload, handler.WithTracerProvider(tp), handler.WithFlusher(tp),
+		handler.WithFunctionName("on-upload"))
 
 	e := event.New()
 	e.SetID("1234")
@@ -76,7 +79,7 @@ func ExampleCloudEvent() {
 	printSpan(exp, "faas.trigger", "faas.invocation_id", "faas.document.collection", "faas.document.name", "faas.document.operation")
 	fmt.Println("parent trace:", exp.GetSpans()[0].Parent.TraceID())
 	// Output:
-	// google.cloud.storage.object.v1.finalized (server)
+	// on-upload (server)
 	//   faas.trigger=datasource
 	//   faas.invocation_id=1234
 	//   faas.document.collection=uploads
@@ -110,7 +113,7 @@ func ExampleCloudEventHTTP() {
 	fmt.Println("linked trace:", s.Links[0].SpanContext.TraceID())
 	// Output:
 	// status: 200
-	// process orders (consumer)
+	// subscribe orders (consumer)
 	//   faas.trigger=pubsub
 	//   messaging.destination.name=orders
 	//   messaging.destination.subscription.name=eventarc-sub
@@ -131,7 +134,7 @@ func ExamplePubSubPush() {
 	mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/push/projects/p/topics/orders", strings.NewReader(body)))
 	printSpan(exp, "faas.trigger", "messaging.message.id", "messaging.gcp_pubsub.message.delivery_attempt", "http.response.status_code")
 	// Output:
-	// process orders (consumer)
+	// subscribe orders (consumer)
 	//   faas.trigger=pubsub
 	//   messaging.message.id=555
 	//   messaging.gcp_pubsub.message.delivery_attempt=2
@@ -160,7 +163,7 @@ func ExampleEvent() {
 	_ = fn(ctx, PubSubMessage{Data: []byte("hi")})
 	printSpan(exp, "faas.trigger", "faas.invocation_id", "messaging.destination.name")
 	// Output:
-	// process orders (consumer)
+	// subscribe orders (consumer)
 	//   faas.trigger=pubsub
 	//   faas.invocation_id=1122
 	//   messaging.destination.name=orders

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -87,13 +88,15 @@ func FuzzHandlerCloudEventHTTP(f *testing.F) {
 		"application/cloudevents+json", "", "", "", "")
 	f.Add([]byte(`[{"specversion":"1.0"}]`), "application/cloudevents-batch+json", "", "", "", "")
 	f.Add([]byte(`{"data":{},"context":{"eventId":"1"}}`), "application/json", "", "", "garbage", "garbage")
+	f.Add([]byte(`{"message":{"attributes":{"googclient_traceparent":"`+publisherTP+`"},"data":"aGk=","messageId":"1","publishTime":"2026-03-04T05:06:07Z"},"subscription":"projects/p/subscriptions/s"}`), "application/json", "", "", "", hopTP)
+	f.Add([]byte(`{"eventId":"1","eventType":"providers/google.firebase.database/eventTypes/ref.write","resource":"projects/_/instances/i/refs/a/b","domain":"firebaseio.com","data":{}}`), "", "", "", "", "")
 	f.Fuzz(func(t *testing.T, body []byte, contentType, specVersion, id, ceTraceparent, traceparent string) {
 		rec, tp := fuzzRecorder()
 		calls := 0
 		h := CloudEventHTTP(func(context.Context, event.Event) error {
 			calls++
 			return nil
-		}, WithTracerProvider(tp), WithPropagator(fuzzPropagator))
+		}, WithTracerProvider(tp), WithPropagator(fuzzPropagator), quiet)
 		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 		for k, v := range map[string]string{
 			"Content-Type":   contentType,
@@ -169,6 +172,7 @@ func FuzzHandlerLegacyEvent(f *testing.F) {
 	f.Add("google.storage.object.finalize", "projects/_/buckets/b/objects/o", []byte(`{"name":"o"}`))
 	f.Add("providers/cloud.firestore/eventTypes/document.write", "projects/p/databases/(default)/documents/", []byte(`null`))
 	f.Add("providers/google.firebase.database/eventTypes/ref.create", "refs/", []byte(`{"attributes":[1,2]}`))
+	f.Add("providers/cloud.pubsub/eventTypes/topic.publish", "projects/p/topics/t", []byte(`{"data":"aGk=","attributes":{"googclient_traceparent":"`+publisherTP+`","googclient_tracestate":"a=1"}}`))
 	f.Fuzz(func(t *testing.T, eventType, resource string, data []byte) {
 		rec, tp := fuzzRecorder()
 		var payload map[string]any
@@ -187,6 +191,36 @@ func FuzzHandlerLegacyEvent(f *testing.F) {
 		case "pubsub", "datasource", "timer", "other":
 		default:
 			t.Errorf("faas.trigger %q", tr)
+		}
+
+		// The same data decoded into a struct, as a function taking
+		// pubsub.Message does, by value and by pointer, and into one whose
+		// Attributes field has a named map type: the attributes come from
+		// that field.
+		rec, tp = fuzzRecorder()
+		var msg pubsubMessageT
+		_ = json.Unmarshal(data, &msg)
+		calls = 0
+		byValue := Event(func(context.Context, pubsubMessageT) error { calls++; return nil },
+			WithTracerProvider(tp), WithPropagator(fuzzPropagator))
+		byPointer := Event(func(context.Context, *pubsubMessageT) error { calls++; return nil },
+			WithTracerProvider(tp), WithPropagator(fuzzPropagator))
+		if err := byValue(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+		if err := byPointer(ctx, &msg); err != nil {
+			t.Fatal(err)
+		}
+		named := Event(func(context.Context, namedAttrs) error { calls++; return nil },
+			WithTracerProvider(tp), WithPropagator(fuzzPropagator))
+		if err := named(ctx, namedAttrs{Attributes: labels(msg.Attributes)}); err != nil {
+			t.Fatal(err)
+		}
+		if calls != 3 || len(rec.Ended()) != 3 {
+			t.Fatalf("functions run %d times, %d spans, want 3 and 3", calls, len(rec.Ended()))
+		}
+		if got := structAttributes(msg); !maps.Equal(got, msg.Attributes) {
+			t.Errorf("structAttributes = %v, want the Attributes field %v", got, msg.Attributes)
 		}
 	})
 }

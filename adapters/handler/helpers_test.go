@@ -2,6 +2,7 @@ package handler
 
 import (
 	"encoding/base64"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -12,6 +13,12 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
+
+// withStderr makes CloudEventHTTP report to w instead of standard error.
+func withStderr(w io.Writer) Option { return optionFunc(func(c *config) { c.stderr = w }) }
+
+// quiet keeps tests that do not check it from writing to standard error.
+var quiet = withStderr(io.Discard)
 
 func recorder() (*tracetest.SpanRecorder, *sdktrace.TracerProvider) {
 	rec := tracetest.NewSpanRecorder()
@@ -26,7 +33,6 @@ func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
 	return m
 }
 
-// only returns the single span rec has ended.
 // waitEnded waits, at most 5 s, until n spans have ended.
 func waitEnded(t *testing.T, rec *tracetest.SpanRecorder, n int) {
 	t.Helper()
@@ -38,6 +44,7 @@ func waitEnded(t *testing.T, rec *tracetest.SpanRecorder, n int) {
 	}
 }
 
+// only returns the single span rec has ended.
 func only(t *testing.T, rec *tracetest.SpanRecorder) sdktrace.ReadOnlySpan {
 	t.Helper()
 	spans := rec.Ended()

@@ -123,7 +123,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(rec)
 		}
 	}()
-	m.next.ServeHTTP(rw, r)
+	m.next.ServeHTTP(rw.wrap(), r)
 }
 
 // requestAttributes appends what a recorded span learns from the request.
@@ -220,12 +220,16 @@ func spanMethod(method string) string {
 	return method
 }
 
+// methodQuery is the QUERY method (a safe method with a body), which the
+// HTTP conventions know beside those of RFC 9110 and PATCH.
+const methodQuery = "QUERY"
+
 // requestMethod returns the semconv method and, for methods outside the
 // known set (or not in upper case), the original one.
 func requestMethod(m string) (method, original string) {
 	switch m {
 	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodHead,
-		http.MethodPatch, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		http.MethodPatch, http.MethodOptions, http.MethodConnect, http.MethodTrace, methodQuery:
 		return m, ""
 	case "":
 		return http.MethodGet, ""

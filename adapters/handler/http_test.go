@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -118,12 +119,20 @@ func TestHTTPStatusError(t *testing.T) {
 	}
 }
 
+// panicHTTP and panicHTTPWithString panic; the exception's stack must
+// show them. (The test's own frames are on any stack captured while the
+// handler runs, before the panic too.)
+func panicHTTP(http.ResponseWriter, *http.Request) { panic(errors.New("boom")) }
+
+func panicHTTPWithString(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusAccepted)
+	panic("no error")
+}
+
 func TestHTTPPanicRecordedFlushedAndReraised(t *testing.T) {
 	rec, tp := recorder()
 	flusher := &portstest.CountingFlusher{}
-	h := HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-		panic(errors.New("boom"))
-	}), WithTracerProvider(tp), WithFlusher(flusher))
+	h := HTTP(http.HandlerFunc(panicHTTP), WithTracerProvider(tp), WithFlusher(flusher))
 
 	func() {
 		defer func() {
@@ -138,7 +147,7 @@ func TestHTTPPanicRecordedFlushedAndReraised(t *testing.T) {
 		t.Errorf("status = %+v", s.Status())
 	}
 	checkAttrs(t, s, map[attribute.Key]any{"error.type": "*errors.errorString"})
-	checkException(t, s, "*errors.errorString", "boom", "http_test.go")
+	checkException(t, s, "*errors.errorString", "boom", "handler.panicHTTP(")
 	if flusher.Calls() != 1 {
 		t.Errorf("flushes = %d, want 1 before re-panicking", flusher.Calls())
 	}
@@ -146,10 +155,7 @@ func TestHTTPPanicRecordedFlushedAndReraised(t *testing.T) {
 
 func TestHTTPPanicWithValueThatIsNoError(t *testing.T) {
 	rec, tp := recorder()
-	h := HTTP(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusAccepted)
-		panic("no error")
-	}), WithTracerProvider(tp))
+	h := HTTP(http.HandlerFunc(panicHTTPWithString), WithTracerProvider(tp))
 	func() {
 		defer func() { _ = recover() }()
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
@@ -159,11 +165,12 @@ func TestHTTPPanicWithValueThatIsNoError(t *testing.T) {
 		t.Errorf("status = %+v", s.Status())
 	}
 	checkAttrs(t, s, map[attribute.Key]any{"error.type": "panic", "http.response.status_code": 202})
-	checkException(t, s, "string", "no error", "http_test.go")
+	checkException(t, s, "string", "no error", "handler.panicHTTPWithString(")
 }
 
-// checkException checks s's one exception event.
-func checkException(t *testing.T, s sdktrace.ReadOnlySpan, wantType, wantMessage, wantInStack string) {
+// checkException checks s's one exception event; its stack must show
+// wantFrame, the function that panicked.
+func checkException(t *testing.T, s sdktrace.ReadOnlySpan, wantType, wantMessage, wantFrame string) {
 	t.Helper()
 	var events []sdktrace.Event
 	for _, e := range s.Events() {
@@ -184,8 +191,8 @@ func checkException(t *testing.T, s sdktrace.ReadOnlySpan, wantType, wantMessage
 	if got := ev["exception.message"].AsString(); got != wantMessage {
 		t.Errorf("exception.message = %q, want %q", got, wantMessage)
 	}
-	if stack := ev["exception.stacktrace"].AsString(); !strings.Contains(stack, wantInStack) {
-		t.Errorf("exception.stacktrace does not mention %s:\n%s", wantInStack, stack)
+	if stack := ev["exception.stacktrace"].AsString(); !strings.Contains(stack, wantFrame) {
+		t.Errorf("exception.stacktrace has no frame %s, the panicking function:\n%s", wantFrame, stack)
 	}
 }
 
@@ -229,6 +236,8 @@ func TestHTTPUnknownMethod(t *testing.T) {
 		{give: "FOO", wantName: "HTTP", wantMethod: "_OTHER", wantOriginal: "FOO"},
 		{give: "get", wantName: "GET", wantMethod: "GET", wantOriginal: "get"},
 		{give: "PATCH", wantName: "PATCH", wantMethod: "PATCH", wantOriginal: ""},
+		{give: "QUERY", wantName: "QUERY", wantMethod: "QUERY", wantOriginal: ""},
+		{give: "query", wantName: "QUERY", wantMethod: "QUERY", wantOriginal: "query"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
@@ -584,14 +593,23 @@ func TestHTTPBoundedFlusherGetsTheInvocationContext(t *testing.T) {
 
 func TestHTTPMalformedTraceparentIsAbsent(t *testing.T) {
 	rec, tp := recorder()
-	h := HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), WithTracerProvider(tp))
-	for _, tp := range []string{"garbage", "00-zz-zz-01", "00-00000000000000000000000000000000-0000000000000000-01", strings.Repeat("f", 10000)} {
+	calls := 0
+	h := HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls++ }), WithTracerProvider(tp))
+	malformed := []string{"garbage", "00-zz-zz-01", "00-00000000000000000000000000000000-0000000000000000-01", strings.Repeat("f", 10000)}
+	for _, tp := range malformed {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Header.Set("traceparent", tp)
 		req.Header.Set("tracestate", "=,=,\x00")
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
-	for _, s := range rec.Ended() {
+	if calls != len(malformed) {
+		t.Errorf("handler ran %d times, want %d", calls, len(malformed))
+	}
+	spans := rec.Ended()
+	if len(spans) != len(malformed) {
+		t.Fatalf("%d spans, want %d", len(spans), len(malformed))
+	}
+	for _, s := range spans {
 		if s.Parent().IsValid() {
 			t.Errorf("span has parent %v from a malformed header", s.Parent())
 		}
@@ -625,18 +643,59 @@ func TestSplitHostPort(t *testing.T) {
 	}
 }
 
-func TestResponseWriterKeepsInterfaces(t *testing.T) {
-	srv := serve(t, HTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for name, ok := range map[string]bool{
-			"http.Flusher":    is[http.Flusher](w),
-			"http.Hijacker":   is[http.Hijacker](w),
-			"http.Pusher":     is[http.Pusher](w),
-			"io.ReaderFrom":   is[io.ReaderFrom](w),
-			"io.StringWriter": is[io.StringWriter](w),
-		} {
-			if !ok {
-				t.Errorf("not an %s", name)
+// interfaces lists the optional interfaces w has.
+func interfaces(w http.ResponseWriter) string {
+	var has []string
+	for name, ok := range map[string]bool{
+		"http.Flusher":  is[http.Flusher](w),
+		"http.Hijacker": is[http.Hijacker](w),
+		"http.Pusher":   is[http.Pusher](w),
+		"io.ReaderFrom": is[io.ReaderFrom](w),
+	} {
+		if ok {
+			has = append(has, name)
+		}
+	}
+	slices.Sort(has)
+	return strings.Join(has, ", ")
+}
+
+// TestResponseWriterHasTheInterfacesOfTheWriter checks that the handler
+// sees the same optional interfaces, and ResponseController the same
+// answers, whether the span is sampled (a wrapped writer) or not (the bare
+// one).
+func TestResponseWriterHasTheInterfacesOfTheWriter(t *testing.T) {
+	for _, sampled := range []bool{true, false} {
+		t.Run(map[bool]string{true: "sampled", false: "not sampled"}[sampled], func(t *testing.T) {
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(map[bool]sdktrace.Sampler{true: sdktrace.AlwaysSample(), false: sdktrace.NeverSample()}[sampled]))
+			for _, give := range []http.ResponseWriter{httptest.NewRecorder(), plainWriter{http.Header{}}, allWriter{plainWriter{http.Header{}}}} {
+				var got string
+				var flushErr error
+				HTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					got = interfaces(w)
+					flushErr = http.NewResponseController(w).Flush()
+				}), WithTracerProvider(tp)).ServeHTTP(give, httptest.NewRequest("GET", "/", nil))
+				if want := interfaces(give); got != want {
+					t.Errorf("%T: the handler's writer has [%s], want [%s] as the writer's", give, got, want)
+				}
+				if wantErr := http.NewResponseController(give).Flush(); (flushErr == nil) != (wantErr == nil) ||
+					errors.Is(flushErr, http.ErrNotSupported) != errors.Is(wantErr, http.ErrNotSupported) {
+					t.Errorf("%T: ResponseController.Flush = %v, want %v as with the writer", give, flushErr, wantErr)
+				}
 			}
+		})
+	}
+}
+
+// TestResponseWriterServesOverHTTP checks deadlines, hijacking and what an
+// HTTP/1 server's writer has, through the wrapper.
+func TestResponseWriterServesOverHTTP(t *testing.T) {
+	srv := serve(t, HTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got, want := interfaces(w), "http.Flusher, http.Hijacker, io.ReaderFrom"; got != want {
+			t.Errorf("the writer of an HTTP/1 server has [%s], want [%s]", got, want)
+		}
+		if !is[io.StringWriter](w) {
+			t.Error("not an io.StringWriter")
 		}
 		if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
 			t.Errorf("ResponseController.SetWriteDeadline: %v", err)
@@ -658,6 +717,232 @@ func TestResponseWriterKeepsInterfaces(t *testing.T) {
 	if conn.StatusCode != 204 {
 		t.Fatalf("status %d from the hijacked connection", conn.StatusCode)
 	}
+}
+
+// TestResponseWriterWrapsEveryCombination wraps writers with each
+// combination of the optional interfaces and checks that the wrapper has
+// exactly those, that each reaches the writer, and that wrapping does not
+// allocate.
+func TestResponseWriterWrapsEveryCombination(t *testing.T) {
+	for has := range 16 {
+		give := &optionalWriter{has: has}
+		w := combination(give)
+		t.Run("["+interfaces(w)+"]", func(t *testing.T) {
+			rw := &responseWriter{ResponseWriter: w}
+			if got := interfaces(rw.wrap()); got != interfaces(w) {
+				t.Fatalf("wrapper has [%s], want [%s]", got, interfaces(w))
+			}
+			wrapped := rw.wrap()
+			var calls []string
+			if f, ok := wrapped.(http.Flusher); ok {
+				f.Flush()
+				calls = append(calls, "Flush")
+			}
+			if h, ok := wrapped.(http.Hijacker); ok {
+				if _, _, err := h.Hijack(); err != nil || !rw.hijacked {
+					t.Errorf("Hijack: %v, hijacked %v", err, rw.hijacked)
+				}
+				calls = append(calls, "Hijack")
+			}
+			if p, ok := wrapped.(http.Pusher); ok {
+				if err := p.Push("/x", nil); err != nil {
+					t.Errorf("Push: %v", err)
+				}
+				calls = append(calls, "Push")
+			}
+			if rf, ok := wrapped.(io.ReaderFrom); ok {
+				if n, err := rf.ReadFrom(strings.NewReader("abc")); n != 3 || err != nil || rw.written != 3 {
+					t.Errorf("ReadFrom = %d, %v; written %d", n, err, rw.written)
+				}
+				calls = append(calls, "ReadFrom")
+			}
+			if got, want := strings.Join(give.calls, ","), strings.Join(calls, ","); got != want {
+				t.Errorf("the writer got %s, want %s", got, want)
+			}
+			if n := testing.AllocsPerRun(100, func() { _ = rw.wrap() }); n != 0 {
+				t.Errorf("wrap allocates %v times, want 0", n)
+			}
+		})
+	}
+}
+
+func TestResponseWriterFlushError(t *testing.T) {
+	errFlush := errors.New("connection lost")
+	tests := []struct {
+		name       string
+		give       http.ResponseWriter
+		wantErr    error
+		wantStatus int
+	}{
+		{name: "FlushError fails", give: flushErrorWriter{plainWriter{http.Header{}}, errFlush}, wantErr: errFlush, wantStatus: 200},
+		{name: "FlushError succeeds", give: flushErrorWriter{plainWriter{http.Header{}}, nil}, wantStatus: 200},
+		{name: "Flusher", give: httptest.NewRecorder(), wantStatus: 200},
+		{name: "no flush", give: plainWriter{http.Header{}}, wantErr: http.ErrNotSupported},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rw := &responseWriter{ResponseWriter: tt.give}
+			if err := http.NewResponseController(rw.wrap()).Flush(); !errors.Is(err, tt.wantErr) {
+				t.Errorf("ResponseController.Flush = %v, want %v", err, tt.wantErr)
+			}
+			if rw.status != tt.wantStatus {
+				t.Errorf("status %d, want %d", rw.status, tt.wantStatus)
+			}
+		})
+	}
+}
+
+// plainWriter is a ResponseWriter without optional interfaces.
+type plainWriter struct{ h http.Header }
+
+func (w plainWriter) Header() http.Header         { return w.h }
+func (w plainWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w plainWriter) WriteHeader(int)             {}
+
+// allWriter has every optional interface.
+type allWriter struct{ plainWriter }
+
+func (allWriter) Flush()                                       {}
+func (allWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return nil, nil, nil }
+func (allWriter) Push(string, *http.PushOptions) error         { return nil }
+func (allWriter) ReadFrom(r io.Reader) (int64, error)          { return io.Copy(io.Discard, r) }
+
+// flushErrorWriter flushes with an error, as http.ResponseController finds.
+type flushErrorWriter struct {
+	plainWriter
+	err error
+}
+
+func (w flushErrorWriter) FlushError() error { return w.err }
+
+// optionalWriter records the calls of the optional methods; combination
+// shows only those of its has bits (hasFlusher, …).
+type optionalWriter struct {
+	plainWriter
+	has   int
+	calls []string
+}
+
+func (w *optionalWriter) Flush() { w.calls = append(w.calls, "Flush") }
+func (w *optionalWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.calls = append(w.calls, "Hijack")
+	return nil, nil, nil
+}
+func (w *optionalWriter) Push(string, *http.PushOptions) error {
+	w.calls = append(w.calls, "Push")
+	return nil
+}
+func (w *optionalWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.calls = append(w.calls, "ReadFrom")
+	return io.Copy(io.Discard, r)
+}
+
+// combination returns w as a ResponseWriter with only the optional
+// interfaces of w.has.
+func combination(w *optionalWriter) http.ResponseWriter {
+	type (
+		rw = http.ResponseWriter
+		f  = http.Flusher
+		h  = http.Hijacker
+		p  = http.Pusher
+		r  = io.ReaderFrom
+	)
+	w.h = http.Header{}
+	switch w.has {
+	case 0:
+		return struct{ rw }{w}
+	case hasFlusher:
+		return struct {
+			rw
+			f
+		}{w, w}
+	case hasHijacker:
+		return struct {
+			rw
+			h
+		}{w, w}
+	case hasFlusher | hasHijacker:
+		return struct {
+			rw
+			f
+			h
+		}{w, w, w}
+	case hasPusher:
+		return struct {
+			rw
+			p
+		}{w, w}
+	case hasFlusher | hasPusher:
+		return struct {
+			rw
+			f
+			p
+		}{w, w, w}
+	case hasHijacker | hasPusher:
+		return struct {
+			rw
+			h
+			p
+		}{w, w, w}
+	case hasFlusher | hasHijacker | hasPusher:
+		return struct {
+			rw
+			f
+			h
+			p
+		}{w, w, w, w}
+	case hasReaderFrom:
+		return struct {
+			rw
+			r
+		}{w, w}
+	case hasFlusher | hasReaderFrom:
+		return struct {
+			rw
+			f
+			r
+		}{w, w, w}
+	case hasHijacker | hasReaderFrom:
+		return struct {
+			rw
+			h
+			r
+		}{w, w, w}
+	case hasFlusher | hasHijacker | hasReaderFrom:
+		return struct {
+			rw
+			f
+			h
+			r
+		}{w, w, w, w}
+	case hasPusher | hasReaderFrom:
+		return struct {
+			rw
+			p
+			r
+		}{w, w, w}
+	case hasFlusher | hasPusher | hasReaderFrom:
+		return struct {
+			rw
+			f
+			p
+			r
+		}{w, w, w, w}
+	case hasHijacker | hasPusher | hasReaderFrom:
+		return struct {
+			rw
+			h
+			p
+			r
+		}{w, w, w, w}
+	}
+	return struct {
+		rw
+		f
+		h
+		p
+		r
+	}{w, w, w, w, w}
 }
 
 func is[T any](v any) bool {
@@ -707,13 +992,6 @@ func TestResponseWriterCountsAndForwards(t *testing.T) {
 		t.Fatalf("body %q", b)
 	}
 	checkAttrs(t, only(t, rec), map[attribute.Key]any{"http.response.body.size": len("first-second-third")})
-}
-
-func TestResponseWriterPushWithoutSupport(t *testing.T) {
-	rw := &responseWriter{ResponseWriter: httptest.NewRecorder()}
-	if err := rw.Push("/x", nil); !errors.Is(err, http.ErrNotSupported) {
-		t.Errorf("Push = %v, want ErrNotSupported", err)
-	}
 }
 
 func TestHeaderCarrier(t *testing.T) {

@@ -22,8 +22,11 @@ import (
 // googclient_traceparent and googclient_tracestate attributes when T is a
 // struct with an Attributes map[string]string field (like pubsub.Message) or
 // a map with an "attributes" object; a context already in ctx becomes a link,
-// or the parent when the message carries none. Without metadata the span has
-// faas.trigger=other.
+// or the parent when the message carries none. Pub/Sub spans are CONSUMER
+// spans named "subscribe <topic>", the others SERVER spans named after the
+// function (see [WithFunctionName]). Without metadata the span has
+// faas.trigger=other and faas.invocation_id is the span id, as for [HTTP]
+// without a Function-Execution-Id.
 //
 // Errors and panics are recorded as with [CloudEvent]; a panic is raised
 // again after the span has ended and been flushed.

@@ -46,7 +46,7 @@ func TestEventPubSub(t *testing.T) {
 		t.Errorf("function got %+v", got)
 	}
 	s := only(t, rec)
-	if s.Name() != "process legacy-topic" || s.SpanKind() != trace.SpanKindConsumer {
+	if s.Name() != "subscribe legacy-topic" || s.SpanKind() != trace.SpanKindConsumer {
 		t.Errorf("span %q kind %v", s.Name(), s.SpanKind())
 	}
 	if !s.Parent().Equal(remoteState(t, publisherTP, "pub=1")) {
@@ -93,6 +93,18 @@ func TestEventDatasourceAndOther(t *testing.T) {
 			},
 		},
 		{
+			name:      "Firestore collection named buckets",
+			eventType: "providers/cloud.firestore/eventTypes/document.create",
+			resource:  &fnmetadata.Resource{RawPath: "projects/p/databases/(default)/documents/buckets/b1"},
+			want:      map[attribute.Key]any{"faas.document.collection": "buckets", "faas.document.name": "b1", "faas.document.operation": "insert"},
+		},
+		{
+			name:      "Realtime Database path refs/documents/x",
+			eventType: "providers/google.firebase.database/eventTypes/ref.create",
+			resource:  &fnmetadata.Resource{RawPath: "projects/_/instances/db/refs/documents/x"},
+			want:      map[attribute.Key]any{"faas.document.collection": "documents", "faas.document.name": "x"},
+		},
+		{
 			name:      "Firebase Auth",
 			eventType: "providers/firebase.auth/eventTypes/user.create",
 			resource:  &fnmetadata.Resource{RawPath: "projects/p"},
@@ -107,13 +119,13 @@ func TestEventDatasourceAndOther(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec, tp := recorder()
-			fn := Event(func(context.Context, map[string]any) error { return nil }, WithTracerProvider(tp))
+			fn := Event(func(context.Context, map[string]any) error { return nil }, WithTracerProvider(tp), WithFunctionName("on-legacy"))
 			if err := fn(legacyContext(tt.eventType, tt.resource), map[string]any{"name": "o.txt"}); err != nil {
 				t.Fatal(err)
 			}
 			s := only(t, rec)
-			if s.Name() != tt.eventType || s.SpanKind() != trace.SpanKindServer {
-				t.Errorf("span %q kind %v", s.Name(), s.SpanKind())
+			if s.Name() != "on-legacy" || s.SpanKind() != trace.SpanKindServer {
+				t.Errorf("span %q kind %v, want SERVER named after the function", s.Name(), s.SpanKind())
 			}
 			want := map[attribute.Key]any{"faas.invocation_id": "legacy-1"}
 			for k, v := range tt.want {
@@ -127,16 +139,20 @@ func TestEventDatasourceAndOther(t *testing.T) {
 func TestEventWithoutMetadata(t *testing.T) {
 	rec, tp := recorder()
 	called := false
-	fn := Event(func(context.Context, *pubsubMessageT) error { called = true; return nil }, WithTracerProvider(tp))
+	fn := Event(func(context.Context, *pubsubMessageT) error { called = true; return nil }, WithTracerProvider(tp), WithFunctionName("on-legacy"))
 	if err := fn(context.Background(), nil); err != nil || !called {
 		t.Fatalf("err %v called %v", err, called)
 	}
 	s := only(t, rec)
-	if s.Name() != "event" {
-		t.Errorf("name %q", s.Name())
+	if s.Name() != "on-legacy" {
+		t.Errorf("name %q, want the function's", s.Name())
 	}
-	checkAttrs(t, s, map[attribute.Key]any{"faas.trigger": "other", "faas.invocation_id": ""})
+	// As HTTP without a Function-Execution-Id: there is no request here.
+	checkAttrs(t, s, map[attribute.Key]any{"faas.trigger": "other", "faas.invocation_id": s.SpanContext().SpanID().String()})
 }
+
+// panicEvent panics with err; the exception's stack must show it.
+func panicEvent(err error) { panic(err) }
 
 func TestEventErrorAndPanic(t *testing.T) {
 	rec, tp := recorder()
@@ -144,7 +160,7 @@ func TestEventErrorAndPanic(t *testing.T) {
 	errFailed := errors.New("failed")
 	fn := Event(func(_ context.Context, mode string) error {
 		if mode == "panic" {
-			panic(errFailed)
+			panicEvent(errFailed)
 		}
 		return errFailed
 	}, WithTracerProvider(tp), WithFlusher(flusher))
@@ -170,7 +186,7 @@ func TestEventErrorAndPanic(t *testing.T) {
 		}
 		checkAttrs(t, s, map[attribute.Key]any{"error.type": "*errors.errorString"})
 	}
-	checkException(t, spans[1], "*errors.errorString", "failed", "legacy_test.go")
+	checkException(t, spans[1], "*errors.errorString", "failed", "handler.panicEvent(")
 	if flusher.Calls() != 2 {
 		t.Errorf("flushes = %d, want 2", flusher.Calls())
 	}

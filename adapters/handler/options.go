@@ -2,7 +2,9 @@ package handler
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +41,22 @@ type config struct {
 	route        func(*http.Request) string
 	redactQuery  func(string) string
 	bodySizes    bool
+	function     string    // names the event spans other than Pub/Sub's
+	stderr       io.Writer // where CloudEventHTTP reports a function's error, as functions-framework-go does
+}
+
+// functionNameVars are the environment variables that name the function,
+// in order of preference: the function (service) name of current runtimes,
+// the function name of the legacy ones, and the entry point.
+var functionNameVars = [...]string{"K_SERVICE", "FUNCTION_NAME", "FUNCTION_TARGET"}
+
+func functionFromEnv() string {
+	for _, k := range functionNameVars {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func newConfig(opts []Option) config {
@@ -46,6 +64,8 @@ func newConfig(opts []Option) config {
 		prop:         propagation.TraceContext{},
 		flushTimeout: DefaultFlushTimeout,
 		redactQuery:  RedactQuery,
+		function:     functionFromEnv(),
+		stderr:       os.Stderr,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -95,6 +115,19 @@ func WithPropagator(p propagation.TextMapPropagator) Option {
 // and gets the request's context as it is.
 func WithFlusher(f ports.Flusher) Option {
 	return optionFunc(func(c *config) { c.flusher = f })
+}
+
+// WithFunctionName sets the name of the function, after which the span of an
+// event other than a Pub/Sub message is named, as the FaaS conventions want
+// of a function's server span. The default is the environment's K_SERVICE,
+// else FUNCTION_NAME, else FUNCTION_TARGET; without any, the span is named
+// after the event type. An empty name keeps the default.
+func WithFunctionName(name string) Option {
+	return optionFunc(func(c *config) {
+		if name != "" {
+			c.function = name
+		}
+	})
 }
 
 // WithFlushTimeout bounds each flush (default [DefaultFlushTimeout]); an

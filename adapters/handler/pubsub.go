@@ -68,22 +68,32 @@ func parsePubSub(data []byte) pubsubMessage {
 	return m
 }
 
+// MaxPushBodySize is the largest Pub/Sub push request body [PubSubPush]
+// reads to find the message's trace context and attributes. A message is at
+// most 10 MB, data and attributes together, and the push envelope carries
+// the data in base64, which makes 13.4 MB of it; the rest is room for the
+// attributes' JSON and the envelope's own fields. A larger body reaches the
+// wrapped handler unread and unparsed.
+const MaxPushBodySize = 14 << 20
+
 // PubSubPush wraps the HTTP handler of a Pub/Sub push subscription endpoint
 // (a Cloud Run service, or a function registered with functions.HTTP) so
-// that each pushed message becomes one CONSUMER span: faas.trigger=pubsub,
-// faas.invocation_id and messaging.message.id = the message id,
-// messaging.system=gcp_pubsub, messaging.operation.type=process,
+// that each pushed message becomes one CONSUMER span "subscribe <topic>":
+// faas.trigger=pubsub, faas.invocation_id and messaging.message.id = the
+// message id, messaging.system=gcp_pubsub, messaging.operation.type=process,
 // messaging.destination.subscription.name, delivery attempt and ordering key,
 // messaging.destination.name when the URL path names the topic
-// (".../projects/P/topics/T", the convention functions-framework-go uses),
-// and http.response.status_code.
+// (".../projects/P/topics/T", the convention functions-framework-go uses;
+// without it the span is named "subscribe"), and http.response.status_code.
 //
 // The parent is the publisher's context from the googclient_traceparent and
 // googclient_tracestate message attributes; the request's own traceparent
-// becomes a link, or the parent when the message carries none. The body is
-// read into memory before next runs (a push request holds one message, at
-// most about 10 MB); next reads it as sent, read error included. A body that is no push envelope leaves the message
-// fields empty; next still runs. 5xx answers and panics set status Error.
+// becomes a link, or the parent when the message carries none. Up to
+// [MaxPushBodySize] bytes of the body are read before next runs; next reads
+// the body as sent, read error included. A body that is larger, or no push
+// envelope, leaves the message fields empty (faas.invocation_id is then the
+// Function-Execution-Id header, else the span id, as with [HTTP]); next
+// still runs. 5xx answers and panics set status Error.
 func PubSubPush(next http.Handler, opts ...Option) http.Handler {
 	c := newConfig(opts)
 	return &pushHandler{next: next, cfg: c, tracer: c.tracer()}
@@ -98,28 +108,31 @@ type pushHandler struct {
 var _ http.Handler = (*pushHandler)(nil)
 
 func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var body []byte
-	var readErr error
-	if r.Body != nil && r.Body != http.NoBody {
-		body, readErr = io.ReadAll(r.Body)
+	var m pubsubMessage
+	body := r.Body
+	if body != nil && body != http.NoBody && r.ContentLength <= MaxPushBodySize {
+		read, err := io.ReadAll(io.LimitReader(body, MaxPushBodySize+1))
+		var rest io.Reader = bytes.NewReader(read)
+		switch {
+		case err != nil:
+			rest = io.MultiReader(rest, errReader{err})
+		case len(read) > MaxPushBodySize: // no Content-Length, and too long
+			rest = io.MultiReader(rest, body)
+		default:
+			m = parsePubSub(read)
+		}
+		body = readCloser{Reader: rest, Closer: body}
 	}
-	m := parsePubSub(body)
 	m.topic = resourceID(r.URL.Path, "topics/")
-	info := eventInfo{id: m.id, msg: &m}
+	info := eventInfo{id: m.id, execution: header(r.Header, "Function-Execution-Id"), msg: &m}
 
 	ctx := h.cfg.prop.Extract(r.Context(), headerCarrier(r.Header))
 	ctx, span := h.cfg.startEvent(ctx, h.tracer, &info)
 	r = r.WithContext(ctx)
-	if r.Body != nil && r.Body != http.NoBody {
-		var rest io.Reader = bytes.NewReader(body)
-		if readErr != nil {
-			rest = io.MultiReader(rest, errReader{readErr})
-		}
-		r.Body = io.NopCloser(rest)
-	}
+	r.Body = body
 	rw := &responseWriter{ResponseWriter: w}
 	_ = h.cfg.run(ctx, span, func(context.Context) error {
-		h.next.ServeHTTP(rw, r)
+		h.next.ServeHTTP(rw.wrap(), r)
 		return nil
 	}, func(error) {
 		if !span.IsRecording() {
@@ -137,6 +150,13 @@ func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(status)))
 		}
 	})
+}
+
+// readCloser reads what PubSubPush read of a body, then the rest, and
+// closes the original body.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // errReader replays a body read error after the bytes that were read.

@@ -95,7 +95,7 @@ func TestPubSubPush(t *testing.T) {
 	if inNext.SpanID() != s.SpanContext().SpanID() {
 		t.Error("next's context does not hold the span")
 	}
-	if s.Name() != "process orders" || s.SpanKind() != trace.SpanKindConsumer {
+	if s.Name() != "subscribe orders" || s.SpanKind() != trace.SpanKindConsumer {
 		t.Errorf("span %q kind %v", s.Name(), s.SpanKind())
 	}
 	if !s.Parent().Equal(remote(t, publisherTP)) {
@@ -122,15 +122,17 @@ func TestPubSubPush(t *testing.T) {
 	}
 }
 
-func TestPubSubPushWithoutTopicIsNamedAfterSubscription(t *testing.T) {
+// Without a topic the messaging conventions omit the destination from the
+// name; the subscription is no destination.
+func TestPubSubPushWithoutTopicIsNamedSubscribe(t *testing.T) {
 	rec, tp := recorder()
 	h := PubSubPush(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), WithTracerProvider(tp))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", strings.NewReader(pushBody(t, nil))))
 	s := only(t, rec)
-	if s.Name() != "process sub-1" {
-		t.Errorf("name %q", s.Name())
+	if s.Name() != "subscribe" {
+		t.Errorf("name %q, want subscribe", s.Name())
 	}
-	checkAttrs(t, s, map[attribute.Key]any{"messaging.destination.name": ""})
+	checkAttrs(t, s, map[attribute.Key]any{"messaging.destination.name": "", "messaging.destination.subscription.name": "sub-1"})
 }
 
 func TestPubSubPushMalformedBodyStillReachesNext(t *testing.T) {
@@ -152,9 +154,75 @@ func TestPubSubPushMalformedBodyStillReachesNext(t *testing.T) {
 			if s.Parent().IsValid() || s.Status().Code != codes.Unset {
 				t.Errorf("parent %v status %+v", s.Parent(), s.Status())
 			}
-			checkAttrs(t, s, map[attribute.Key]any{"faas.trigger": "pubsub", "http.response.status_code": 400})
+			checkAttrs(t, s, map[attribute.Key]any{
+				"faas.trigger":              "pubsub",
+				"faas.invocation_id":        s.SpanContext().SpanID().String(),
+				"http.response.status_code": 400,
+			})
 		})
 	}
+}
+
+// Without a message id, faas.invocation_id is what HTTP takes.
+func TestPubSubPushInvocationIDFallsBackToExecutionID(t *testing.T) {
+	rec, tp := recorder()
+	h := PubSubPush(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), WithTracerProvider(tp))
+	r := httptest.NewRequest("POST", "/", strings.NewReader("not json"))
+	r.Header.Set("Function-Execution-Id", "exec-7")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	checkAttrs(t, only(t, rec), map[attribute.Key]any{"faas.invocation_id": "exec-7"})
+}
+
+// A body over MaxPushBodySize is not parsed, but next reads all of it, with
+// or without a Content-Length.
+func TestPubSubPushBodyOverTheLimit(t *testing.T) {
+	envelope := `{"message":{"attributes":{"googclient_traceparent":"` + publisherTP + `"},"messageId":"m-1"},"padding":"`
+	body := envelope + strings.Repeat("x", MaxPushBodySize-len(envelope)) + `"}`
+	for _, known := range []bool{true, false} {
+		t.Run(map[bool]string{true: "Content-Length", false: "chunked"}[known], func(t *testing.T) {
+			rec, tp := recorder()
+			var got []byte
+			var gotErr error
+			h := PubSubPush(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got, gotErr = io.ReadAll(r.Body)
+				r.Body.Close()
+			}), WithTracerProvider(tp))
+			r := httptest.NewRequest("POST", "/projects/p/topics/t", strings.NewReader(body))
+			if !known {
+				r.ContentLength = -1
+				r.Body = io.NopCloser(struct{ io.Reader }{strings.NewReader(body)})
+			}
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			if gotErr != nil || string(got) != body {
+				t.Errorf("next read %d bytes (%v), want the %d sent", len(got), gotErr, len(body))
+			}
+			s := only(t, rec)
+			if s.Parent().IsValid() {
+				t.Errorf("parent %v from a body over the limit", s.Parent())
+			}
+			checkAttrs(t, s, map[attribute.Key]any{
+				"messaging.message.id":       "",
+				"messaging.destination.name": "t",
+				"faas.invocation_id":         s.SpanContext().SpanID().String(),
+			})
+		})
+	}
+}
+
+// A body at the limit is parsed.
+func TestPubSubPushBodyAtTheLimit(t *testing.T) {
+	envelope := `{"message":{"attributes":{"googclient_traceparent":"` + publisherTP + `"},"messageId":"m-1"},"padding":"`
+	body := envelope + strings.Repeat("x", MaxPushBodySize-len(envelope)-2) + `"}`
+	rec, tp := recorder()
+	h := PubSubPush(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), WithTracerProvider(tp))
+	r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+	r.ContentLength = -1
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	s := only(t, rec)
+	if !s.Parent().Equal(remote(t, publisherTP)) {
+		t.Errorf("parent %v, want the publisher's", s.Parent())
+	}
+	checkAttrs(t, s, map[attribute.Key]any{"messaging.message.id": "m-1"})
 }
 
 // failingBody returns some bytes, then an error.
@@ -186,11 +254,14 @@ func TestPubSubPushReplaysBodyReadError(t *testing.T) {
 	}
 }
 
+// panicPush panics; the exception's stack must show it.
+func panicPush() { panic("push panic") }
+
 func TestPubSubPushServerErrorAndPanic(t *testing.T) {
 	rec, tp := recorder()
 	h := PubSubPush(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/panic" {
-			panic("push panic")
+			panicPush()
 		}
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}), WithTracerProvider(tp))
@@ -214,7 +285,7 @@ func TestPubSubPushServerErrorAndPanic(t *testing.T) {
 	if spans[1].Status().Code != codes.Error || spans[1].Status().Description != "push panic" {
 		t.Errorf("panic: status %+v", spans[1].Status())
 	}
-	checkException(t, spans[1], "string", "push panic", "pubsub_test.go")
+	checkException(t, spans[1], "string", "push panic", "handler.panicPush(")
 }
 
 type pubsubMessageT struct {

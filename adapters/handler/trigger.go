@@ -9,25 +9,53 @@ import (
 
 // Event types the wrappers recognise beyond their prefixes.
 const (
-	pubsubPublished        = "google.cloud.pubsub.topic.v1.messagePublished"
-	legacyPubSubPublish    = "google.pubsub.topic.publish"
-	legacyPubSubProvider   = "providers/cloud.pubsub/eventTypes/topic.publish"
-	googclientAttrPrefix   = "googclient_"
-	messagingOperationName = "process"
+	pubsubPublished      = "google.cloud.pubsub.topic.v1.messagePublished"
+	legacyPubSubPublish  = "google.pubsub.topic.publish"
+	legacyPubSubProvider = "providers/cloud.pubsub/eventTypes/topic.publish"
+	googclientAttrPrefix = "googclient_"
+	// messagingOperationName is messaging.operation.name of a Pub/Sub
+	// message's span: the well-known value for the time from receiving a
+	// message to acknowledging it, which a pushed message's handler spans.
+	messagingOperationName = "subscribe"
+)
+
+// A datasource is the service a datasource event comes from. It decides
+// how the event's resource path splits into faas.document.collection and
+// faas.document.name: each service names its documents its own way.
+type datasource uint8
+
+const (
+	noDatasource    datasource = iota
+	storageSource              // Cloud Storage: …/buckets/B/objects/O
+	firestoreSource            // Firestore, native and Datastore mode: …/databases/D/documents/C/…/N
+	databaseSource             // Firebase Realtime Database: …/instances/I/refs/C/…/N
 )
 
 // datasourcePrefixes are the event types, CloudEvents and legacy, of Cloud
 // Storage, Firestore (native and Datastore mode) and the Firebase Realtime
 // Database.
-var datasourcePrefixes = []string{
-	"google.cloud.storage.object.v1.",
-	"google.cloud.firestore.document.v1.",
-	"google.cloud.datastore.entity.v1.",
-	"google.firebase.database.ref.v1.",
-	"google.storage.object.",
-	"providers/cloud.storage/",
-	"providers/cloud.firestore/",
-	"providers/google.firebase.database/",
+var datasourcePrefixes = []struct {
+	prefix string
+	source datasource
+}{
+	{"google.cloud.storage.object.v1.", storageSource},
+	{"google.storage.object.", storageSource},
+	{"providers/cloud.storage/", storageSource},
+	{"google.cloud.firestore.document.v1.", firestoreSource},
+	{"google.cloud.datastore.entity.v1.", firestoreSource},
+	{"providers/cloud.firestore/", firestoreSource},
+	{"google.firebase.database.ref.v1.", databaseSource},
+	{"providers/google.firebase.database/", databaseSource},
+}
+
+// datasourceOf is the service of a datasource event type, or noDatasource.
+func datasourceOf(eventType string) datasource {
+	for _, p := range datasourcePrefixes {
+		if strings.HasPrefix(eventType, p.prefix) {
+			return p.source
+		}
+	}
+	return noDatasource
 }
 
 // timerPrefixes are the event types of Cloud Scheduler.
@@ -41,10 +69,8 @@ func trigger(eventType string) string {
 	case pubsubPublished, legacyPubSubPublish, legacyPubSubProvider:
 		return semconv.FaaSTriggerPubSub.Value.AsString()
 	}
-	for _, p := range datasourcePrefixes {
-		if strings.HasPrefix(eventType, p) {
-			return semconv.FaaSTriggerDatasource.Value.AsString()
-		}
+	if datasourceOf(eventType) != noDatasource {
+		return semconv.FaaSTriggerDatasource.Value.AsString()
 	}
 	for _, p := range timerPrefixes {
 		if strings.HasPrefix(eventType, p) {
@@ -74,30 +100,77 @@ func documentOperation(eventType string) (attribute.KeyValue, bool) {
 	return attribute.KeyValue{}, false
 }
 
-// documentPath splits a datasource resource path into faas.document
-// collection and name:
+// documentPath splits the resource path of a datasource event into
+// faas.document collection and name, the way the event's service names its
+// documents:
 //
-//	…/buckets/B/objects/O             → B, O       (Cloud Storage)
-//	…/documents/users/alice/orders/o1 → users/alice/orders, o1 (Firestore)
-//	…/refs/users/alice                → users, alice (Realtime Database)
+//	storageSource    …/buckets/B/objects/O             → B, O
+//	firestoreSource  …/databases/D/documents/users/alice/orders/o1 → users/alice/orders, o1
+//	databaseSource   …/instances/I/refs/users/alice    → users, alice
 //
-// A CloudEvent's path is its source and subject joined by "/"; a legacy
-// event's is its resource name.
-func documentPath(resource string) (collection, name string) {
-	if _, rest, ok := cutMarker(resource, "buckets/"); ok {
-		bucket, object, _ := strings.Cut(rest, "/objects/")
-		return bucket, object
+// A CloudEvent's path is its source, joined by "/" with its subject when it
+// has one; a legacy event's is its resource name.
+func documentPath(src datasource, resource string) (collection, name string) {
+	var path string
+	var ok bool
+	switch src {
+	case storageSource:
+		return objectPath(resource)
+	case firestoreSource:
+		path, ok = childPath(resource, "databases", "documents/")
+	case databaseSource:
+		path, ok = childPath(resource, "instances", "refs/")
 	}
-	for _, marker := range []string{"documents/", "refs/"} {
-		if _, rest, ok := cutMarker(resource, marker); ok {
-			if i := strings.LastIndexByte(rest, '/'); i >= 0 {
-				return rest[:i], rest[i+1:]
-			}
-			return "", rest
+	if !ok {
+		return "", ""
+	}
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[:i], path[i+1:]
+	}
+	return "", path
+}
+
+// objectPath splits "…/buckets/B/objects/O" into B and O, and
+// "…/buckets/B" into B and "".
+func objectPath(resource string) (bucket, object string) {
+	_, rest, ok := cutMarker(resource, "buckets/")
+	if !ok {
+		return "", ""
+	}
+	bucket, rest, _ = strings.Cut(rest, "/")
+	if object, ok = strings.CutPrefix(rest, "objects/"); !ok {
+		object = ""
+	}
+	return bucket, object
+}
+
+// childPath returns what follows child in "…/<parent>/<id>/<child>…", or in
+// a path that starts with child (a CloudEvent subject on its own). The
+// parent segment is what tells the child marker from a project, database or
+// instance id that happens to read the same.
+func childPath(resource, parent, child string) (string, bool) {
+	for i := 0; i <= len(resource)-len(child); i++ {
+		j := strings.Index(resource[i:], child)
+		if j < 0 {
+			break
+		}
+		i += j
+		if i == 0 {
+			return resource[len(child):], true
+		}
+		if resource[i-1] != '/' {
+			continue
+		}
+		before := resource[:i-1] // "…/<parent>/<id>"
+		if k := strings.LastIndexByte(before, '/'); k >= 0 && lastSegment(before[:k]) == parent {
+			return resource[i+len(child):], true
 		}
 	}
-	return "", ""
+	return "", false
 }
+
+// lastSegment is what follows the last "/" of s, or s.
+func lastSegment(s string) string { return s[strings.LastIndexByte(s, '/')+1:] }
 
 // cutMarker cuts s around the first marker that starts s or follows a "/".
 func cutMarker(s, marker string) (before, after string, ok bool) {

@@ -2,7 +2,7 @@
 // a CloudEvent function receiving google.cloud.pubsub.topic.v1.messagePublished
 // events through Eventarc.
 //
-// Each message becomes one CONSUMER span "process <topic>" with the
+// Each message becomes one CONSUMER span "subscribe <topic>" with the
 // messaging.* attributes; its parent is the publisher's context when the
 // publisher put one into the message attributes (googclient_traceparent, as
 // the Go Pub/Sub client with tracing does), else the event's traceparent

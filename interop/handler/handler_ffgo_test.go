@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,24 +47,61 @@ const (
 
 // register registers the wrapped functions with functions-framework-go, as
 // an application does in init.
+// Event spans other than Pub/Sub's are named after the function; on Cloud
+// Functions that is K_SERVICE, here each registration's name.
 func register(opts ...handler.Option) error {
 	ctx := context.Background()
+	named := func(name string) []handler.Option { return append(slices.Clip(opts), handler.WithFunctionName(name)) }
 	functions.HTTP("hello", handler.HTTP(http.HandlerFunc(hello), opts...).ServeHTTP)
-	functions.HTTP("httpPanic", handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-		panic(errors.New("http function panicked"))
-	}), opts...).ServeHTTP)
+	functions.HTTP("httpPanic", handler.HTTP(http.HandlerFunc(httpPanic), opts...).ServeHTTP)
 	functions.HTTP("httpError", handler.HTTP(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "backend down", http.StatusBadGateway)
 	}), opts...).ServeHTTP)
-	functions.CloudEvent("onEvent", handler.CloudEvent(onEvent, opts...))
-	functions.HTTP("onEventHTTP", handler.CloudEventHTTP(onEvent, opts...).ServeHTTP)
+	functions.CloudEvent("onEvent", handler.CloudEvent(onEvent, named("onEvent")...))
+	functions.HTTP("onEventHTTP", handler.CloudEventHTTP(onEvent, named("onEventHTTP")...).ServeHTTP)
 	var errs []error
 	errs = append(errs,
 		funcframework.RegisterHTTPFunctionContext(ctx, "/push/projects/p/topics/orders", handler.PubSubPush(http.HandlerFunc(onPush), opts...).ServeHTTP),
-		funcframework.RegisterEventFunctionContext(ctx, "/legacy", handler.Event(onLegacy, opts...)),
-		funcframework.RegisterEventFunctionContext(ctx, "/projects/p/topics/legacy-topic", handler.Event(onLegacyPubSub, opts...)),
+		funcframework.RegisterEventFunctionContext(ctx, "/legacy", handler.Event(onLegacy, named("legacy")...)),
+		funcframework.RegisterEventFunctionContext(ctx, "/projects/p/topics/legacy-topic", handler.Event(onLegacyPubSub, named("legacyPubSub")...)),
 	)
+	// The same CloudEvent function, registered with the framework as such
+	// and with CloudEventHTTP as an HTTP function, at paths that name a
+	// topic and at paths that do not.
+	for _, path := range []string{"/side", "/side/projects/p/topics/orders"} {
+		errs = append(errs,
+			funcframework.RegisterCloudEventFunctionContext(ctx, "/framework"+path, framework.record),
+			funcframework.RegisterHTTPFunctionContext(ctx, "/wrapper"+path, handler.CloudEventHTTP(wrapper.record, named("side")...).ServeHTTP),
+		)
+	}
 	return errors.Join(errs...)
+}
+
+// httpPanic panics; the exception's stack must show it.
+func httpPanic(http.ResponseWriter, *http.Request) { panic(errors.New("http function panicked")) }
+
+// recorder keeps the last event a function received.
+type recorder struct {
+	mu   sync.Mutex
+	last *event.Event
+}
+
+var framework, wrapper recorder
+
+func (rec *recorder) record(_ context.Context, e event.Event) error {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	rec.last = &e
+	return nil
+}
+
+// take returns the last event and forgets it.
+func (rec *recorder) take() *event.Event {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	e := rec.last
+	rec.last = nil
+	return e
 }
 
 func hello(w http.ResponseWriter, r *http.Request) {
@@ -262,9 +301,9 @@ func checkOK(t *testing.T, s *tracepb.Span) {
 }
 
 // checkFailed checks status Error with message and, when exceptionType is
-// set, one exception event of that type (with the stack of the panic when
-// wantStack is set).
-func checkFailed(t *testing.T, s *tracepb.Span, message, errorType, exceptionType string, wantStack bool) {
+// set, one exception event of that type; for a panic, its stack must show
+// panicFrame, the function that panicked.
+func checkFailed(t *testing.T, s *tracepb.Span, message, errorType, exceptionType, panicFrame string) {
 	t.Helper()
 	if s.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR || s.Status.GetMessage() != message {
 		t.Errorf("status %v, want ERROR %q", s.Status, message)
@@ -284,8 +323,11 @@ func checkFailed(t *testing.T, s *tracepb.Span, message, errorType, exceptionTyp
 		t.Errorf("exception %v", ev)
 	}
 	stack, _ := ev["exception.stacktrace"].(string)
-	if wantStack != strings.Contains(stack, "handler_ffgo_test.go") {
-		t.Errorf("exception.stacktrace %q, want the panic's stack: %v", stack, wantStack)
+	if panicFrame == "" && stack != "" {
+		t.Errorf("exception.stacktrace %q, want none for a returned error", stack)
+	}
+	if panicFrame != "" && !strings.Contains(stack, panicFrame) {
+		t.Errorf("exception.stacktrace has no frame %s, the panicking function:\n%s", panicFrame, stack)
 	}
 }
 
@@ -416,7 +458,7 @@ func TestHandlerHTTPPanic(t *testing.T) {
 	s := one(t, spans)
 	checkKind(t, s, "GET /httpPanic", tracepb.Span_SPAN_KIND_SERVER)
 	checkParent(t, s, hopTrace, hopSpan)
-	checkFailed(t, s, "http function panicked", "*errors.errorString", "*errors.errorString", true)
+	checkFailed(t, s, "http function panicked", "*errors.errorString", "*errors.errorString", "handler_test.httpPanic(")
 	checkAttrs(t, s.Attributes, map[string]any{"faas.trigger": "http", "http.response.status_code": nil})
 }
 
@@ -427,7 +469,7 @@ func TestHandlerHTTPServerError(t *testing.T) {
 		t.Errorf("status %d", resp.StatusCode)
 	}
 	s := one(t, spans)
-	checkFailed(t, s, "", "502", "", false)
+	checkFailed(t, s, "", "502", "", "")
 	checkAttrs(t, s.Attributes, map[string]any{"http.response.status_code": 502})
 }
 
@@ -443,7 +485,7 @@ func TestHandlerCloudEvent(t *testing.T) {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
 			s := one(t, spans)
-			checkKind(t, s, "google.cloud.storage.object.v1.finalized", tracepb.Span_SPAN_KIND_SERVER)
+			checkKind(t, s, "onEvent", tracepb.Span_SPAN_KIND_SERVER)
 			checkParent(t, s, producerTrace, producerSpan)
 			checkLinks(t, s)
 			checkOK(t, s)
@@ -480,7 +522,7 @@ func TestHandlerCloudEventHTTP(t *testing.T) {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
 			s := one(t, spans)
-			checkKind(t, s, "google.cloud.storage.object.v1.finalized", tracepb.Span_SPAN_KIND_SERVER)
+			checkKind(t, s, "onEventHTTP", tracepb.Span_SPAN_KIND_SERVER)
 			checkParent(t, s, producerTrace, producerSpan)
 			checkLinks(t, s, hopTrace+"-"+hopSpan)
 			checkOK(t, s)
@@ -500,11 +542,10 @@ func TestHandlerCloudEventHTTPBadEvent(t *testing.T) {
 
 func TestHandlerCloudEventErrorAndPanic(t *testing.T) {
 	tests := []struct {
-		path, subject, wantMessage, wantErrorType, wantExceptionType string
-		wantStack                                                    bool
+		path, subject, wantMessage, wantErrorType, wantExceptionType, wantFrame string
 	}{
 		{path: "/onEvent", subject: "fail", wantMessage: "event function failed", wantErrorType: "*errors.errorString", wantExceptionType: "*errors.errorString"},
-		{path: "/onEvent", subject: "panic", wantMessage: "event function panicked", wantErrorType: "panic", wantExceptionType: "string", wantStack: true},
+		{path: "/onEvent", subject: "panic", wantMessage: "event function panicked", wantErrorType: "panic", wantExceptionType: "string", wantFrame: "handler_test.onEvent("},
 		{path: "/onEventHTTP", subject: "fail", wantMessage: "event function failed", wantErrorType: "*errors.errorString", wantExceptionType: "*errors.errorString"},
 	}
 	for _, tt := range tests {
@@ -515,7 +556,7 @@ func TestHandlerCloudEventErrorAndPanic(t *testing.T) {
 			}
 			s := one(t, spans)
 			checkParent(t, s, producerTrace, producerSpan)
-			checkFailed(t, s, tt.wantMessage, tt.wantErrorType, tt.wantExceptionType, tt.wantStack)
+			checkFailed(t, s, tt.wantMessage, tt.wantErrorType, tt.wantExceptionType, tt.wantFrame)
 		})
 	}
 }
@@ -525,7 +566,7 @@ func TestHandlerCloudEventHTTPPanicAnsweredByFramework(t *testing.T) {
 	if resp.StatusCode != 500 || resp.Header.Get("X-Google-Status") != "crash" {
 		t.Errorf("answer %d %q, want the framework's 500 crash", resp.StatusCode, resp.Header.Get("X-Google-Status"))
 	}
-	checkFailed(t, one(t, spans), "event function panicked", "panic", "string", true)
+	checkFailed(t, one(t, spans), "event function panicked", "panic", "string", "handler_test.onEvent(")
 }
 
 // A Pub/Sub message as Eventarc delivers it: a binary messagePublished
@@ -548,7 +589,7 @@ func TestHandlerCloudEventPubSub(t *testing.T) {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
 			s := one(t, spans)
-			checkKind(t, s, "process orders", tracepb.Span_SPAN_KIND_CONSUMER)
+			checkKind(t, s, "subscribe orders", tracepb.Span_SPAN_KIND_CONSUMER)
 			checkParent(t, s, publisherTrace, publisherSpan)
 			if path == "/onEventHTTP" {
 				checkLinks(t, s, hopTrace+"-"+hopSpan)
@@ -561,7 +602,7 @@ func TestHandlerCloudEventPubSub(t *testing.T) {
 				"faas.invocation_id":                            "2070443601311540",
 				"messaging.system":                              "gcp_pubsub",
 				"messaging.operation.type":                      "process",
-				"messaging.operation.name":                      "process",
+				"messaging.operation.name":                      "subscribe",
 				"messaging.destination.name":                    "orders",
 				"messaging.destination.subscription.name":       "eventarc-sub",
 				"messaging.message.id":                          "2070443601311540",
@@ -583,7 +624,7 @@ func TestHandlerPubSubPush(t *testing.T) {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
 	s := one(t, spans)
-	checkKind(t, s, "process orders", tracepb.Span_SPAN_KIND_CONSUMER)
+	checkKind(t, s, "subscribe orders", tracepb.Span_SPAN_KIND_CONSUMER)
 	checkParent(t, s, publisherTrace, publisherSpan)
 	checkLinks(t, s, hopTrace+"-"+hopSpan)
 	checkOK(t, s)
@@ -609,7 +650,7 @@ func TestHandlerLegacyPubSubPush(t *testing.T) {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
 	s := one(t, spans)
-	checkKind(t, s, "process legacy-topic", tracepb.Span_SPAN_KIND_CONSUMER)
+	checkKind(t, s, "subscribe legacy-topic", tracepb.Span_SPAN_KIND_CONSUMER)
 	checkParent(t, s, publisherTrace, publisherSpan)
 	checkOK(t, s)
 	checkAttrs(t, s.Attributes, map[string]any{
@@ -644,7 +685,7 @@ func TestHandlerLegacyEnvelope(t *testing.T) {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
 	s := one(t, spans)
-	checkKind(t, s, "google.storage.object.finalize", tracepb.Span_SPAN_KIND_SERVER)
+	checkKind(t, s, "legacy", tracepb.Span_SPAN_KIND_SERVER)
 	checkRoot(t, s)
 	checkOK(t, s)
 	checkAttrs(t, s.Attributes, map[string]any{
@@ -663,5 +704,5 @@ func TestHandlerLegacyError(t *testing.T) {
 	if resp.StatusCode != 500 || resp.Header.Get("X-Google-Status") != "error" {
 		t.Errorf("answer %d %q, want the framework's 500 error", resp.StatusCode, resp.Header.Get("X-Google-Status"))
 	}
-	checkFailed(t, one(t, spans), "legacy function failed", "*errors.errorString", "*errors.errorString", false)
+	checkFailed(t, one(t, spans), "legacy function failed", "*errors.errorString", "*errors.errorString", "")
 }
