@@ -14,7 +14,7 @@ import (
 	"github.com/gcftrace/gcftrace/ports"
 )
 
-// DefaultResourceWait caps how long the first export waits for a resource
+// DefaultResourceWait caps how long the first flush waits for a resource
 // still being completed (metadata lookups at cold start).
 const DefaultResourceWait = 250 * time.Millisecond
 
@@ -22,13 +22,13 @@ const DefaultResourceWait = 250 * time.Millisecond
 // one at export time, so that spans started before the metadata lookups
 // finished still leave with the full resource.
 type completion struct {
-	wait     time.Duration // first export's cap; 0: never wait
+	wait     time.Duration // the first flush's cap; 0: never wait
 	identity bool          // copy FaaS identity keys onto every span
 
 	cur   atomic.Pointer[completed]
 	once  sync.Once
 	ready chan struct{}
-	first atomic.Bool // the first export has run its wait
+	first atomic.Bool // the one wait has been claimed
 
 	// prepare's buffers, reused from one export to the next (exports run
 	// one at a time); see done.

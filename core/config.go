@@ -669,7 +669,9 @@ func (l *envLoader) loadDynatrace() {
 		}
 	}
 	if v, ok := l.get(fieldResourceWait, EnvResourceWait, "ResourceWaitMs", false); ok {
-		if d, ok := parseMillis(v); ok || v == "0" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n == 0 {
+			c.ResourceWait = 0
+		} else if d, ok := parseMillis(v); ok {
 			c.ResourceWait = d
 		} else {
 			k.errorf(fieldResourceWait, "want an integer >= 0 of milliseconds, got %s", k.quote(v))

@@ -223,6 +223,11 @@ func TestConfigFromEnv(t *testing.T) {
 			want: wantValid(func(c *core.Config) { c.ResourceWait = 0 }),
 		},
 		{
+			name: "resource wait off, written 00",
+			give: validEnv(core.EnvResourceWait, "00"),
+			want: wantValid(func(c *core.Config) { c.ResourceWait = 0 }),
+		},
+		{
 			name: "span identity",
 			give: validEnv(core.EnvSpanIdentity, "true"),
 			want: wantValid(func(c *core.Config) { c.SpanIdentity = true }),

@@ -165,7 +165,8 @@ func New(ctx context.Context, opts ...Option) (*Tracing, error) {
 // build assembles the pipeline from its parts; New and Module share it. It
 // never waits for the environment: the provider starts with what is known
 // at once, and a goroutine completes the resource when the lookups finish
-// (the first export waits for it, at most core.DefaultResourceWait).
+// (the first flush with spans waits for it at most Config.ResourceWait and
+// half of its budget; see core.WithResourceCompletion).
 func build(cfg core.Config, src ports.EnvironmentSource, exp sdktrace.SpanExporter, logger *slog.Logger) *Tracing {
 	env := knownNow(src)
 	procOpts := []core.ProcessorOption{
@@ -298,11 +299,12 @@ func (t *Tracing) completeResource(ctx context.Context, cfg core.Config, src por
 	}
 }
 
-// hasGaps reports whether a GCP environment lacks what the metadata server
-// provides.
+// hasGaps reports whether a GCP environment lacks what any source of it is
+// expected to know: project, region and instance. (The metadata adapter
+// also looks up the zone and the numeric project id, and says itself when
+// it knows more.)
 func hasGaps(env ports.Environment) bool {
-	return env.Platform != ports.PlatformUnknown && (env.ProjectID == "" || env.NumericProjectID == "" ||
-		env.Region == "" || env.Zone == "" || env.InstanceID == "")
+	return env.Platform != ports.PlatformUnknown && (env.ProjectID == "" || env.Region == "" || env.InstanceID == "")
 }
 
 // knownNow returns what src knows without waiting, when it can tell.

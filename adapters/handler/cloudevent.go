@@ -72,8 +72,10 @@ func CloudEvent(fn func(context.Context, event.Event) error, opts ...Option) fun
 // "Function error: <error>"; 400 for a request it cannot convert (with
 // X-Google-Status: crash) and for a malformed or invalid event, 415 for an
 // unknown encoding (fn is not called and no span starts for either); 405 for
-// GET, OPTIONS and DELETE. A panic in fn is raised again for the framework
-// to answer.
+// a GET, OPTIONS or DELETE that is a CloudEvent (any other request is
+// converted first, so a bare GET gets 400, as with functions-framework-go).
+// A body it has to convert is read up to [MaxPushBodySize]; a larger one
+// gets 413. A panic in fn is raised again for the framework to answer.
 func CloudEventHTTP(fn func(context.Context, event.Event) error, opts ...Option) http.Handler {
 	c := newConfig(opts)
 	return &cloudEventHandler{fn: fn, cfg: c, tracer: c.tracer()}
@@ -96,10 +98,18 @@ func (h *cloudEventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var e *event.Event
 	var pushBody []byte // the push envelope e was converted from
 	if !isCloudEventRequest(r) {
+		if r.ContentLength > MaxPushBodySize {
+			http.Error(w, "handler: request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
 		var body []byte
 		var err error
 		if r.Body != nil {
-			body, err = io.ReadAll(r.Body)
+			body, err = io.ReadAll(io.LimitReader(r.Body, MaxPushBodySize+1))
+		}
+		if len(body) > MaxPushBodySize {
+			http.Error(w, "handler: request body too large", http.StatusRequestEntityTooLarge)
+			return
 		}
 		var pushed bool
 		if err == nil {

@@ -1019,3 +1019,36 @@ func remoteState(t *testing.T, traceparent, tracestate string) trace.SpanContext
 	}
 	return sc
 }
+
+// zeros reads as many '0' bytes as asked, without holding them.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '0'
+	}
+	return len(p), nil
+}
+
+// TestCloudEventHTTPBoundsTheBodyItConverts: a body that is no CloudEvent
+// is read at most MaxPushBodySize bytes; a larger one gets 413 and never
+// reaches the conversion, whether its length is declared or not.
+func TestCloudEventHTTPBoundsTheBodyItConverts(t *testing.T) {
+	_, tp := recorder()
+	called := false
+	h := CloudEventHTTP(func(context.Context, event.Event) error { called = true; return nil }, WithTracerProvider(tp), quiet)
+	for _, declared := range []bool{true, false} {
+		body := io.LimitReader(zeros{}, MaxPushBodySize+1)
+		r := httptest.NewRequest(http.MethodPost, "/", body)
+		r.Header.Set("Content-Type", "application/json")
+		r.ContentLength = -1
+		if declared {
+			r.ContentLength = MaxPushBodySize + 1
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusRequestEntityTooLarge || called {
+			t.Fatalf("length declared %t: status %d, function called %t; want 413 and no call", declared, w.Code, called)
+		}
+	}
+}

@@ -1014,3 +1014,71 @@ func TestHeaderCarrier(t *testing.T) {
 		t.Errorf("Get allocates %v times, want 0", n)
 	}
 }
+
+// unwrapOnly is a middleware's writer: no optional interface of its own,
+// the rest through Unwrap.
+type unwrapOnly struct{ http.ResponseWriter }
+
+func (u unwrapOnly) Unwrap() http.ResponseWriter { return u.ResponseWriter }
+
+// TestHTTPHijackThroughAMiddlewaresWriter: a connection hijacked through
+// http.ResponseController past a writer that can only hijack through its
+// Unwrap reports no status the connection never sent.
+func TestHTTPHijackThroughAMiddlewaresWriter(t *testing.T) {
+	rec, tp := recorder()
+	h := HTTP(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		_, _ = conn.Write([]byte("HTTP/1.1 204 No Content\r\n\r\n"))
+		_ = conn.Close()
+	}), WithTracerProvider(tp))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(unwrapOnly{w}, r) }))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("status %d, want the hijacker's 204", resp.StatusCode)
+	}
+	waitEnded(t, rec, 1)
+	if v, ok := attrs(only(t, rec))["http.response.status_code"]; ok {
+		t.Fatalf("http.response.status_code = %v on a hijacked connection, want none", v.AsInt64())
+	}
+}
+
+// TestHTTPCloseNotifierOnSampledRequests: code that asserts the deprecated
+// http.CloseNotifier unguarded, as some frameworks do, does not panic when
+// the span is sampled.
+func TestHTTPCloseNotifierOnSampledRequests(t *testing.T) {
+	_, tp := recorder()
+	var notified <-chan bool
+	h := HTTP(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		//lint:ignore SA1019 the unguarded assertion some frameworks make
+		notified = w.(http.CloseNotifier).CloseNotify()
+	}), WithTracerProvider(tp))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || notified == nil {
+		t.Fatalf("status %d, channel %v: want net/http's own CloseNotify channel", resp.StatusCode, notified)
+	}
+	// Over a writer without it, the channel never fires.
+	w := httptest.NewRecorder()
+	h = HTTP(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		//lint:ignore SA1019 the unguarded assertion some frameworks make
+		notified = w.(http.CloseNotifier).CloseNotify()
+	}), WithTracerProvider(tp))
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	if notified != nil {
+		t.Fatal("CloseNotify over a writer without it returned a channel that may fire")
+	}
+}

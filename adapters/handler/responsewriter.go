@@ -13,8 +13,11 @@ import (
 // of the writer it wraps — http.Flusher, http.Hijacker, http.Pusher and
 // io.ReaderFrom — as httpsnoop does, so a feature check gives the same
 // answer whether the span is sampled (wrapped writer) or not (bare writer).
-// FlushError, and Unwrap for the rest (deadlines, full duplex), let
-// http.ResponseController answer as it does with the bare writer.
+// FlushError, and Unwrap for the rest (deadlines, full duplex, a Hijacker
+// further down), let http.ResponseController answer as it does with the
+// bare writer. The deprecated http.CloseNotifier is always there, so that
+// code asserting it unguarded (as some frameworks do) never panics on a
+// sampled request; over a writer without it, its channel never fires.
 type responseWriter struct {
 	http.ResponseWriter
 	status   int
@@ -61,7 +64,36 @@ func (w *responseWriter) FlushError() error {
 	return err
 }
 
-func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+// Unwrap returns the wrapped writer for http.ResponseController, with a
+// Hijack that records the hijack when the writer can only hijack through
+// its own Unwrap (a middleware's writer), so that the span does not report
+// a status the connection never sent.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return unwrapped{w.ResponseWriter, w} }
+
+// CloseNotify is the wrapped writer's, or a channel that never fires.
+func (w *responseWriter) CloseNotify() <-chan bool {
+	//lint:ignore SA1019 deprecated, but frameworks still assert it on the writer they get
+	if cn, ok := w.ResponseWriter.(http.CloseNotifier); ok {
+		return cn.CloseNotify()
+	}
+	return nil
+}
+
+// unwrapped is the writer Unwrap hands to http.ResponseController.
+type unwrapped struct {
+	http.ResponseWriter
+	rw *responseWriter
+}
+
+func (u unwrapped) Unwrap() http.ResponseWriter { return u.ResponseWriter }
+
+func (u unwrapped) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, buf, err := http.NewResponseController(u.ResponseWriter).Hijack()
+	if err == nil {
+		u.rw.hijacked = true
+	}
+	return conn, buf, err
+}
 
 func (w *responseWriter) flush() { _ = w.FlushError() }
 
