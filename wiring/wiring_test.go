@@ -721,10 +721,16 @@ func TestFlushOnExitOffExportsInTheBackground(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Shutdown(context.Background())
-	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
+	leavesInTheBackground(t, exp, handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...))
+}
+
+// leavesInTheBackground serves one request through h and checks that its
+// span is not exported on exit but with the background export.
+func leavesInTheBackground(t *testing.T, exp keepExporter, h http.Handler) {
+	t.Helper()
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	if n := len(exp.GetSpans()); n != 0 {
-		t.Fatalf("%d spans exported on exit with flush on exit off", n)
+		t.Fatalf("%d spans exported on exit, want none", n)
 	}
 	deadline := time.Now().Add(10 * time.Second) // the interval is 3 s
 	for len(exp.GetSpans()) == 0 {
@@ -749,16 +755,5 @@ func TestBackgroundHandlerOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Shutdown(context.Background())
-	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.BackgroundHandlerOptions()...)
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
-	if n := len(exp.GetSpans()); n != 0 {
-		t.Fatalf("%d spans exported on exit by a handler that opted out", n)
-	}
-	deadline := time.Now().Add(10 * time.Second) // the interval is 3 s
-	for len(exp.GetSpans()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("span never left with the background export")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	leavesInTheBackground(t, exp, handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.BackgroundHandlerOptions()...))
 }
