@@ -41,6 +41,13 @@ func (g *gateExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 	return g.InMemoryExporter.ExportSpans(ctx, spans)
 }
 
+// waitStarted returns once the first export has begun.
+func (g *gateExporter) waitStarted() {
+	for g.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // Shutdown keeps the recorded spans (the in-memory exporter's resets them).
 func (g *gateExporter) Shutdown(context.Context) error { return nil }
 
@@ -178,9 +185,7 @@ func TestProcessorConcurrentFlushesCoalesce(t *testing.T) {
 
 	first := make(chan error, 1)
 	go func() { first <- p.ForceFlush(t.Context()) }()
-	for exp.calls.Load() == 0 { // the first export is running
-		time.Sleep(time.Millisecond)
-	}
+	exp.waitStarted() // the first export is running
 	const n = 50
 	endSpans(tp, n) // not covered by the running export
 	var wg sync.WaitGroup
@@ -303,9 +308,7 @@ func TestProcessorFlushOutlivesAnEarlierWaiter(t *testing.T) {
 	endSpans(tp, 1)
 	first := make(chan error, 1)
 	go func() { first <- p.ForceFlush(t.Context()) }()
-	for exp.calls.Load() == 0 { // the first export hangs
-		time.Sleep(time.Millisecond)
-	}
+	exp.waitStarted() // the first export hangs
 
 	endSpans(tp, 1) // not in the running export
 	short, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
@@ -347,9 +350,7 @@ func TestProcessorConcurrentFlushesShareTheNextExport(t *testing.T) {
 	endSpans(tp, 1)
 	first := make(chan error, 1)
 	go func() { first <- p.ForceFlush(t.Context()) }()
-	for exp.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	exp.waitStarted()
 	const n = 20
 	errs := make(chan error, n)
 	for range n {
@@ -489,9 +490,7 @@ func TestProcessorSpansRequeuedAfterShutdownAreCounted(t *testing.T) {
 	endSpans(newProvider(p), 2)
 	flushed := make(chan struct{})
 	go func() { _ = p.ForceFlush(context.Background()); close(flushed) }()
-	for exp.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	exp.waitStarted()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
 	_ = p.Shutdown(ctx) // gives up while the flush's export still runs
@@ -555,9 +554,7 @@ func TestProcessorShutdownExportsSpansEndingDuringItsFlush(t *testing.T) {
 	endSpans(tp, 1)
 	done := make(chan error, 1)
 	go func() { done <- p.Shutdown(context.Background()) }()
-	for exp.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	exp.waitStarted()
 	endSpans(tp, 3) // during the final export
 	close(exp.release)
 	if err := <-done; err != nil {
@@ -689,9 +686,7 @@ func TestProcessorRequeueKeepsOrderWithinTheBound(t *testing.T) {
 	end("c")
 	flushed := make(chan error, 1)
 	go func() { flushed <- p.ForceFlush(context.Background()) }()
-	for exp.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	exp.waitStarted()
 	end("d")
 	end("e")
 	close(exp.release) // the export of a, b, c fails
@@ -740,5 +735,29 @@ func TestProcessorLeaderBudgetIsTheEarlierOfDeadlineAndTimeout(t *testing.T) {
 				t.Fatalf("flush took %v, want the 50ms bound", d)
 			}
 		})
+	}
+}
+
+// TestProcessorWaiterDoesNotAskASlowEndpointAgain: when the export a flush
+// waits on used a whole flush timeout and ran out of it, the endpoint is
+// slow; the waiter reports that instead of waiting on it a second time.
+func TestProcessorWaiterDoesNotAskASlowEndpointAgain(t *testing.T) {
+	exp := &gateExporter{release: make(chan struct{})} // hangs until its context ends
+	p := core.NewProcessor(exp, core.WithFlushTimeout(100*time.Millisecond))
+	endSpans(newProvider(p), 1)
+	first := make(chan error, 1)
+	go func() { first <- p.ForceFlush(context.Background()) }()
+	exp.waitStarted()
+	if err := p.ForceFlush(context.Background()); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second flush = %v, want the running export's deadline exceeded", err)
+	}
+	if err := <-first; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("first flush = %v, want deadline exceeded", err)
+	}
+	if n := exp.calls.Load(); n != 1 {
+		t.Fatalf("%d exports, want 1: the waiter asked the slow endpoint again", n)
+	}
+	if st := p.Stats(); st.Pending != 1 {
+		t.Fatalf("stats = %+v, want the span kept for the next flush", st)
 	}
 }

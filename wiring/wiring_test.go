@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -55,22 +56,43 @@ func localConfig(endpoint string) core.Config {
 	return cfg
 }
 
+// newTracing is wiring.New with a local config, src and an in-memory
+// exporter; it shuts down when the test ends.
+func newTracing(t *testing.T, src ports.EnvironmentSource) (*wiring.Tracing, keepExporter) {
+	t.Helper()
+	exp := newKeepExporter()
+	tr, err := wiring.New(t.Context(),
+		wiring.WithConfig(localConfig("http://127.0.0.1:4318/v1/traces")),
+		wiring.WithEnvironmentSource(src),
+		wiring.WithExporter(exp),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
+	return tr, exp
+}
+
+// gen2Source is the metadata adapter of a 2nd gen function whose metadata
+// server is srv, retrying after retryDelay; it closes when the test ends.
+func gen2Source(t *testing.T, srv *metadatatest.Server, retryDelay time.Duration) *metadata.Source {
+	procEnv := map[string]string{
+		metadata.EnvService: "hello", metadata.EnvRevision: "hello-00001", metadata.EnvConfiguration: "hello",
+		metadata.EnvFunctionTarget: "Hello", metadata.EnvSignatureType: "http", metadata.EnvMetadataHost: srv.Host(),
+	}
+	src := metadata.New(metadata.Config{RetryDelay: retryDelay},
+		metadata.WithGetenv(func(k string) string { return procEnv[k] }))
+	t.Cleanup(func() { _ = src.Close() })
+	return src
+}
+
 func resourceAttr(s tracetest.SpanStub, k attribute.Key) string {
 	v, _ := s.Resource.Set().Value(k)
 	return v.String()
 }
 
 func TestNewTracesAndFlushesOnExit(t *testing.T) {
-	exp := newKeepExporter()
-	tr, err := wiring.New(t.Context(),
-		wiring.WithConfig(localConfig("http://127.0.0.1:4318/v1/traces")),
-		wiring.WithEnvironmentSource(env),
-		wiring.WithExporter(exp),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Shutdown(context.Background())
+	tr, exp := newTracing(t, env)
 
 	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
@@ -350,16 +372,7 @@ func TestModuleSwapsAdapters(t *testing.T) {
 
 func TestNewNeverWaitsForTheEnvironment(t *testing.T) {
 	src := &portstest.BlockingEnvironment{Env: ports.Environment(env)} // a metadata server that hangs
-	exp := newKeepExporter()
-	tr, err := wiring.New(t.Context(),
-		wiring.WithConfig(localConfig("http://127.0.0.1:4318/v1/traces")),
-		wiring.WithEnvironmentSource(src),
-		wiring.WithExporter(exp),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Shutdown(context.Background())
+	tr, exp := newTracing(t, src)
 	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
 
 	// The first invocation's flush waits at most core.DefaultResourceWait,
@@ -398,23 +411,8 @@ func TestResourceCompletedAsSoonAsTheSourceKnows(t *testing.T) {
 	}
 	defer srv.Close()
 	srv.FailFirst(5, metadatatest.FaultGarbage) // every lookup of the first round
-	procEnv := map[string]string{
-		metadata.EnvService: "hello", metadata.EnvRevision: "hello-00001", metadata.EnvConfiguration: "hello",
-		metadata.EnvFunctionTarget: "Hello", metadata.EnvSignatureType: "http", metadata.EnvMetadataHost: srv.Host(),
-	}
-	src := metadata.New(metadata.Config{RetryDelay: 50 * time.Millisecond},
-		metadata.WithGetenv(func(k string) string { return procEnv[k] }))
-	defer src.Close()
-	exp := newKeepExporter()
-	tr, err := wiring.New(t.Context(),
-		wiring.WithConfig(localConfig("http://127.0.0.1:4318/v1/traces")),
-		wiring.WithEnvironmentSource(src),
-		wiring.WithExporter(exp),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Shutdown(context.Background())
+	src := gen2Source(t, srv, 50*time.Millisecond)
+	tr, exp := newTracing(t, src)
 	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
 
 	start := time.Now()
@@ -546,23 +544,8 @@ func TestZoneFilledByARetryReachesTheSpans(t *testing.T) {
 	}
 	defer srv.Close()
 	srv.SetPathFault(metadatatest.PathZone, metadatatest.FaultGarbage)
-	procEnv := map[string]string{
-		metadata.EnvService: "hello", metadata.EnvRevision: "hello-00001", metadata.EnvConfiguration: "hello",
-		metadata.EnvFunctionTarget: "Hello", metadata.EnvSignatureType: "http", metadata.EnvMetadataHost: srv.Host(),
-	}
-	src := metadata.New(metadata.Config{RetryDelay: 100 * time.Millisecond},
-		metadata.WithGetenv(func(k string) string { return procEnv[k] }))
-	defer src.Close()
-	exp := newKeepExporter()
-	tr, err := wiring.New(t.Context(),
-		wiring.WithConfig(localConfig("http://127.0.0.1:4318/v1/traces")),
-		wiring.WithEnvironmentSource(src),
-		wiring.WithExporter(exp),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Shutdown(context.Background())
+	src := gen2Source(t, srv, 100*time.Millisecond)
+	tr, exp := newTracing(t, src)
 	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	if got := resourceAttr(exp.GetSpans()[0], "cloud.region"); got != metadatatest.DefaultRegion {
@@ -606,16 +589,7 @@ func (s *flakySource) Environment(context.Context) (ports.Environment, error) {
 // later answer is applied.
 func TestFailedLookupsKeepWhatWasKnownAndAreRetried(t *testing.T) {
 	src := &flakySource{full: ports.Environment(env)}
-	exp := newKeepExporter()
-	tr, err := wiring.New(t.Context(),
-		wiring.WithConfig(localConfig("http://127.0.0.1:4318/v1/traces")),
-		wiring.WithEnvironmentSource(src),
-		wiring.WithExporter(exp),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Shutdown(context.Background())
+	tr, exp := newTracing(t, src)
 	h := handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.HandlerOptions()...)
 	for src.calls.Load() == 0 {
 		time.Sleep(time.Millisecond)
@@ -745,15 +719,25 @@ func leavesInTheBackground(t *testing.T, exp keepExporter, h http.Handler) {
 // pipeline that flushes on exit; its spans leave with the background export
 // that BackgroundHandlerOptions turns on.
 func TestBackgroundHandlerOptions(t *testing.T) {
-	exp := newKeepExporter()
-	tr, err := wiring.New(t.Context(),
-		wiring.WithConfig(localConfig("http://127.0.0.1:4318/v1/traces")),
-		wiring.WithEnvironmentSource(env),
-		wiring.WithExporter(exp),
-	)
-	if err != nil {
+	tr, exp := newTracing(t, env)
+	leavesInTheBackground(t, exp, handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.BackgroundHandlerOptions()...))
+}
+
+// TestEventSpansNamedAfterTheConfiguredFunction: event spans carry the name
+// the environment source knows at setup (Known), the one faas.name carries,
+// not only what the process environment says.
+func TestEventSpansNamedAfterTheConfiguredFunction(t *testing.T) {
+	tr, exp := newTracing(t, &flakySource{full: ports.Environment(env)})
+	fn := handler.CloudEvent(func(context.Context, event.Event) error { return nil }, tr.HandlerOptions()...)
+	e := event.New()
+	e.SetID("e-1")
+	e.SetSource("//storage.googleapis.com/projects/_/buckets/b")
+	e.SetType("google.cloud.storage.object.v1.finalized")
+	if err := fn(t.Context(), e); err != nil {
 		t.Fatal(err)
 	}
-	defer tr.Shutdown(context.Background())
-	leavesInTheBackground(t, exp, handler.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tr.BackgroundHandlerOptions()...))
+	spans := exp.GetSpans()
+	if len(spans) != 1 || spans[0].Name != "hello" {
+		t.Fatalf("exported %v, want one span named after the function, hello", spans)
+	}
 }
