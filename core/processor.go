@@ -84,6 +84,7 @@ type flight struct {
 	done   chan struct{}
 	err    error
 	shared bool // a waiter holds it: it must not be reused
+	cut    bool // its budget was cut short by its caller's deadline (see flush)
 }
 
 // wait returns the channel closed when f completes. Called with p.mu held.
@@ -258,25 +259,32 @@ func (p *Processor) ForceFlush(ctx context.Context) error {
 	if !p.busy.Load() {
 		return nil
 	}
-	ctx, cancel := p.budget(ctx)
+	ctx, cut, cancel := p.budget(ctx)
 	defer cancel()
-	return p.flush(ctx)
+	return p.flush(ctx, cut)
 }
 
 // FlushBudget is the flush timeout that bounds every ForceFlush besides
 // ctx's deadline (ports.BoundedFlusher).
 func (p *Processor) FlushBudget() time.Duration { return p.cfg.flushTimeout }
 
-func (p *Processor) budget(ctx context.Context) (context.Context, context.CancelFunc) {
+// budget bounds a flush by the flush timeout and ctx's deadline, detached
+// from ctx's cancellation; cut reports that ctx's deadline came first.
+func (p *Processor) budget(ctx context.Context) (_ context.Context, cut bool, _ context.CancelFunc) {
 	deadline, ok := ctx.Deadline()
 	ctx = context.WithoutCancel(ctx)
 	if limit := time.Now().Add(p.cfg.flushTimeout); !ok || limit.Before(deadline) {
 		deadline = limit
+	} else {
+		cut = true
 	}
-	return context.WithDeadline(ctx, deadline)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	return ctx, cut, cancel
 }
 
-func (p *Processor) flush(ctx context.Context) error {
+// flush exports what is pending within ctx; cut says that ctx's deadline
+// is its caller's, earlier than a whole flush timeout.
+func (p *Processor) flush(ctx context.Context, cut bool) error {
 	waited := false
 	for {
 		p.mu.Lock()
@@ -296,10 +304,12 @@ func (p *Processor) flush(ctx context.Context) error {
 			}
 			select {
 			case <-done:
-				// An export that ran out of its own flush's budget (an
-				// earlier deadline than ours) put the spans back: export
-				// them under this flush's budget instead of giving up.
-				if covered && (f.err == nil || ctx.Err() != nil || !errors.Is(f.err, context.DeadlineExceeded)) {
+				// An export that ran out of a budget its caller cut short
+				// put the spans back: export them under this flush's
+				// budget instead of giving up. (One that had a whole
+				// flush timeout met a slow endpoint: trying again would
+				// only wait on it again.)
+				if covered && (f.err == nil || !f.cut || ctx.Err() != nil || !errors.Is(f.err, context.DeadlineExceeded)) {
 					return f.err
 				}
 				continue
@@ -322,6 +332,7 @@ func (p *Processor) flush(ctx context.Context) error {
 		if f == nil {
 			f = &flight{}
 		}
+		f.cut = cut
 		p.idle = nil
 		p.inflight = f
 		p.mu.Unlock()
@@ -455,7 +466,7 @@ func (p *Processor) background(interval time.Duration, wakeup chan struct{}) {
 		case <-wake:
 		}
 		ctx, cancel := context.WithTimeout(p.bgCtx, p.cfg.flushTimeout)
-		err := p.flush(ctx)
+		err := p.flush(ctx, false)
 		cancel()
 		if err != nil {
 			p.cfg.logger.Debug("gcftrace: background export", "err", err)
@@ -493,7 +504,7 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 		// final export leave too, within ctx.
 		var err error
 		for {
-			err = p.flush(ctx)
+			err = p.flush(ctx, false)
 			p.mu.Lock()
 			if err != nil || ctx.Err() != nil || len(p.pending) == 0 {
 				break // with p.mu held

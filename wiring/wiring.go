@@ -32,6 +32,7 @@ type Tracing struct {
 	processor    *core.Processor
 	flushOnExit  bool
 	flushTimeout time.Duration
+	function     string // the function's name as the environment source knows it at setup
 
 	stopCompletion context.CancelFunc // also ends the warm-up
 	completionDone chan struct{}
@@ -186,7 +187,7 @@ func build(cfg core.Config, src ports.EnvironmentSource, exp sdktrace.SpanExport
 		sdktrace.WithSampler(newSampler(cfg)),
 		sdktrace.WithSpanProcessor(proc),
 	)
-	t := &Tracing{tp: tp, prop: newPropagator(cfg), processor: proc, flushOnExit: cfg.FlushOnExit, flushTimeout: cfg.FlushTimeout}
+	t := &Tracing{tp: tp, prop: newPropagator(cfg), processor: proc, flushOnExit: cfg.FlushOnExit, flushTimeout: cfg.FlushTimeout, function: env.Function}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.stopCompletion, t.completionDone = cancel, make(chan struct{})
 	go t.completeResource(ctx, cfg, src, env, logger)
@@ -428,7 +429,7 @@ func (t *Tracing) HandlerOptions() []handler.Option {
 	if t == nil {
 		return []handler.Option{handler.WithTracerProvider(noop.NewTracerProvider())}
 	}
-	opts := []handler.Option{handler.WithTracerProvider(t.tp), handler.WithPropagator(t.prop)}
+	opts := t.baseHandlerOptions()
 	if t.flushOnExit {
 		opts = append(opts, handler.WithFlusher(t.processor), handler.WithFlushTimeout(t.flushTimeout))
 	}
@@ -447,7 +448,14 @@ func (t *Tracing) BackgroundHandlerOptions() []handler.Option {
 		return t.HandlerOptions()
 	}
 	t.processor.StartBackground(core.DefaultExportInterval)
-	return []handler.Option{handler.WithTracerProvider(t.tp), handler.WithPropagator(t.prop)}
+	return t.baseHandlerOptions()
+}
+
+// baseHandlerOptions tie a wrapper to the pipeline's provider and
+// propagator, and name event spans after the function as the resource's
+// faas.name does (a name set in the source's configuration included).
+func (t *Tracing) baseHandlerOptions() []handler.Option {
+	return []handler.Option{handler.WithTracerProvider(t.tp), handler.WithPropagator(t.prop), handler.WithFunctionName(t.function)}
 }
 
 // ForceFlush exports what is pending within ctx's deadline and the flush
