@@ -26,9 +26,12 @@ const (
 	// which leave together, so gzip would save no round trip and cost more
 	// CPU than the whole rest of the export: a single invocation's span
 	// (about 1.4 KB) is sent as is, a batch of a few spans is compressed.
-	// DefaultOutagePause is the first fail-fast pause after an outage.
-	DefaultOutagePause         = time.Second
 	DefaultCompressionMinBytes = 2048
+
+	// DefaultOutagePause is the first fail-fast pause after an outage;
+	// DefaultMaxOutagePause caps it as it doubles.
+	DefaultOutagePause    = time.Second
+	DefaultMaxOutagePause = time.Minute
 
 	// DefaultMaxRequestBytes is Dynatrace's OTLP trace request limit of 8 MB,
 	// read as decimal megabytes so that it holds whichever way the limit is
@@ -104,10 +107,16 @@ type Config struct {
 	// OutagePause is the first pause after an export finds the endpoint
 	// down (refused, hanging, 502/503/504 to the end of its budget):
 	// exports fail fast until it has passed, then one probes; the pause
-	// doubles with every failed probe, up to a minute (or OutagePause, when
-	// longer). 0 means DefaultOutagePause; a negative value turns the
-	// fail-fast pause off, so every export retries to its budget.
+	// doubles with every failed probe, up to MaxOutagePause. 0 means
+	// DefaultOutagePause; a negative value turns the fail-fast pause off,
+	// so every export retries to its budget.
 	OutagePause time.Duration
+
+	// MaxOutagePause caps the doubling pause: while the endpoint stays
+	// down, it is probed at least this often, so spans wait at most about
+	// this long after it recovers. 0 means DefaultMaxOutagePause; below
+	// OutagePause, OutagePause is the cap.
+	MaxOutagePause time.Duration
 
 	// Insecure allows an http:// Endpoint on a host that is not loopback.
 	// It never turns TLS verification off.
@@ -126,6 +135,7 @@ func NewDefaultConfig() Config {
 		Timeout:             DefaultTimeout,
 		MaxRequestBytes:     DefaultMaxRequestBytes,
 		OutagePause:         DefaultOutagePause,
+		MaxOutagePause:      DefaultMaxOutagePause,
 	}
 }
 
@@ -148,6 +158,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.OutagePause == 0 {
 		c.OutagePause = DefaultOutagePause
+	}
+	if c.MaxOutagePause == 0 {
+		c.MaxOutagePause = DefaultMaxOutagePause
 	}
 	return c
 }
@@ -220,6 +233,9 @@ func (c Config) validate() (token string, err error) {
 	if c.MaxRequestBytes != 0 && c.MaxRequestBytes < MinMaxRequestBytes {
 		errs = append(errs, fmt.Errorf("max request bytes: must be at least %d (0 = default %d), got %d",
 			MinMaxRequestBytes, DefaultMaxRequestBytes, c.MaxRequestBytes))
+	}
+	if c.MaxOutagePause < 0 {
+		errs = append(errs, fmt.Errorf("max outage pause: must be > 0 (0 = default %s), got %s", DefaultMaxOutagePause, c.MaxOutagePause))
 	}
 	if err = errors.Join(errs...); err != nil {
 		return "", err
@@ -376,8 +392,8 @@ func (c Config) String() string {
 		}
 		b.WriteString("}")
 	}
-	fmt.Fprintf(&b, ", Compression: %s, CompressionLevel: %d, CompressionMinBytes: %d, Timeout: %s, MaxRequestBytes: %d, OutagePause: %s, Insecure: %t}",
-		c.Compression, c.CompressionLevel, c.CompressionMinBytes, c.Timeout, c.MaxRequestBytes, c.OutagePause, c.Insecure)
+	fmt.Fprintf(&b, ", Compression: %s, CompressionLevel: %d, CompressionMinBytes: %d, Timeout: %s, MaxRequestBytes: %d, OutagePause: %s, MaxOutagePause: %s, Insecure: %t}",
+		c.Compression, c.CompressionLevel, c.CompressionMinBytes, c.Timeout, c.MaxRequestBytes, c.OutagePause, c.MaxOutagePause, c.Insecure)
 	return b.String()
 }
 
@@ -402,6 +418,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("timeout", c.Timeout),
 		slog.Int("max_request_bytes", c.MaxRequestBytes),
 		slog.Duration("outage_pause", c.OutagePause),
+		slog.Duration("max_outage_pause", c.MaxOutagePause),
 		slog.Bool("insecure", c.Insecure),
 	)
 }

@@ -97,6 +97,7 @@ func TestValidate(t *testing.T) {
 		{name: "level", give: func(c *Config) { c.CompressionLevel = 11 }, want: []string{"compression level: must be 1 to 9"}},
 		{name: "min bytes", give: func(c *Config) { c.CompressionMinBytes = -1 }, want: []string{"compression min bytes: must be >= 0"}},
 		{name: "timeout", give: func(c *Config) { c.Timeout = -time.Second }, want: []string{"timeout: must be > 0"}},
+		{name: "max outage pause", give: func(c *Config) { c.MaxOutagePause = -time.Second }, want: []string{"max outage pause: must be > 0"}},
 		{name: "max bytes", give: func(c *Config) { c.MaxRequestBytes = 10 }, want: []string{"max request bytes: must be at least 1024"}},
 		{name: "all at once", give: func(c *Config) {
 			c.Endpoint = ""

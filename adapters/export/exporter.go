@@ -72,7 +72,7 @@ func New(cfg Config, opts ...Option) (*Exporter, error) {
 		logger:   o.logger,
 		now:      time.Now,
 	}
-	e.outage.first, e.outage.max = cfg.OutagePause, max(outagePauseMax, cfg.OutagePause)
+	e.outage.first, e.outage.max = cfg.OutagePause, max(cfg.MaxOutagePause, cfg.OutagePause)
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}

@@ -11,8 +11,7 @@ import (
 
 // Outage timing.
 const (
-	outagePauseMax   = time.Minute // before jitter; Config.OutagePause when longer
-	outageJitter     = 5           // the pause varies by ±1/5
+	outageJitter     = 5 // the pause varies by ±1/5
 	outageTimeFormat = "2006-01-02T15:04:05.000Z07:00"
 )
 
@@ -27,7 +26,7 @@ const (
 
 // outageGate makes exports fail fast while the endpoint is down: after an
 // export that ended on an unreachable verdict, for a pause of 1s that
-// doubles with every failed probe, up to 1m. The first export after the
+// doubles with every failed probe, up to Config.MaxOutagePause (1m). The first export after the
 // pause is the probe: it makes one attempt, and exports that come while it
 // runs fail fast too.
 type outageGate struct {
@@ -88,7 +87,7 @@ func (g *outageGate) fail(now time.Time, cause error, probe bool) (pause time.Du
 		g.since = now
 		first = true
 	case probe:
-		g.pause = min(2*g.pause, cmp.Or(g.max, outagePauseMax))
+		g.pause = min(2*g.pause, cmp.Or(g.max, DefaultMaxOutagePause))
 	default:
 		return g.pause, false
 	}

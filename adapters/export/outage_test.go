@@ -318,13 +318,13 @@ func TestOutagePauseCapped(t *testing.T) {
 			t.Fatalf("pause %s ends after %s, want within ±20%%", pause, d)
 		}
 	}
-	if pause != outagePauseMax {
-		t.Errorf("pause = %s, want capped at %s", pause, outagePauseMax)
+	if pause != DefaultMaxOutagePause {
+		t.Errorf("pause = %s, want capped at %s", pause, DefaultMaxOutagePause)
 	}
 }
 
 func TestOutagePauseOff(t *testing.T) {
-	g := outageGate{first: -1, max: outagePauseMax}
+	g := outageGate{first: -1, max: DefaultMaxOutagePause}
 	if pause, first := g.fail(time.Now(), errors.New("refused"), false); pause != 0 || first {
 		t.Fatalf("fail with the pause off = %s, %v; want no outage", pause, first)
 	}
@@ -334,9 +334,40 @@ func TestOutagePauseOff(t *testing.T) {
 }
 
 func TestOutagePauseConfigured(t *testing.T) {
-	g := outageGate{first: 100 * time.Millisecond, max: outagePauseMax}
+	g := outageGate{first: 100 * time.Millisecond, max: DefaultMaxOutagePause}
 	now := time.Now()
 	if pause, _ := g.fail(now, errors.New("refused"), false); pause != 100*time.Millisecond {
 		t.Fatalf("first pause = %s, want the configured 100ms", pause)
+	}
+}
+
+func TestMaxOutagePauseConfigured(t *testing.T) {
+	for _, tc := range []struct {
+		first, max, want time.Duration
+	}{
+		{100 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond},
+		{time.Second, 0, DefaultMaxOutagePause},
+		{time.Second, 100 * time.Millisecond, time.Second}, // below OutagePause: OutagePause caps it
+	} {
+		cfg := NewDefaultConfig()
+		cfg.Endpoint = "http://127.0.0.1:1/api/v2/otlp/v1/traces"
+		cfg.OutagePause, cfg.MaxOutagePause = tc.first, tc.max
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		cause := errors.New("refused")
+		e.outage.fail(now, cause, false)
+		var pause time.Duration
+		for range 20 {
+			pause, _ = e.outage.fail(now, cause, true)
+		}
+		if pause != tc.want {
+			t.Errorf("OutagePause %s, MaxOutagePause %s: pause after 20 failed probes = %s, want %s", tc.first, tc.max, pause, tc.want)
+		}
+		if err := e.Shutdown(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

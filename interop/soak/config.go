@@ -32,6 +32,13 @@ type Config struct {
 	// the endpoint down (export.Config.OutagePause); 0: its default, 1 s.
 	// The short soak scales it down with its phases.
 	OutagePause time.Duration
+	// MaxOutagePause caps that pause as it doubles while the endpoint
+	// stays down (export.Config.MaxOutagePause). It stays below Phase, so
+	// that a probe reaches the endpoint in every phase: with the default
+	// minute, failed probes in the first fault phases pushed the next one
+	// past the 401 and the whole recovery phase, and the run never saw the
+	// endpoint come back.
+	MaxOutagePause time.Duration
 	// MetadataRecovery is how long the metadata server plays its
 	// cold-start fault after the pipeline is set up.
 	MetadataRecovery time.Duration
@@ -77,6 +84,7 @@ func ShortConfig() Config {
 		BurstEvery:       time.Second,
 		FlushTimeout:     500 * time.Millisecond,
 		OutagePause:      100 * time.Millisecond,
+		MaxOutagePause:   400 * time.Millisecond,
 		MetadataRecovery: 150 * time.Millisecond,
 		Metadata:         metadata.Config{Timeout: 250 * time.Millisecond, RetryDelay: 100 * time.Millisecond},
 		Runs:             DefaultRuns(),
@@ -94,6 +102,7 @@ func FullConfig() Config {
 		Burst:            200,
 		BurstEvery:       3 * time.Second,
 		FlushTimeout:     core.DefaultFlushTimeout,
+		MaxOutagePause:   2 * time.Second,
 		MetadataRecovery: 3 * time.Second,
 		Runs:             DefaultRuns(),
 	}

@@ -111,7 +111,7 @@ func soakOne(ctx context.Context, cfg Config, spec RunSpec, base string) (rr Run
 	tc.ServiceName = "soak-function"
 	tc.FlushOnExit = spec.FlushOnExit
 	tc.FlushTimeout = cfg.FlushTimeout
-	exp, err := newExporter(tc, logger, cfg.OutagePause)
+	exp, err := newExporter(tc, logger, cfg.OutagePause, cfg.MaxOutagePause)
 	if err != nil {
 		leaks.err("export.New", err)
 		return rr, err
@@ -224,10 +224,13 @@ func soakOne(ctx context.Context, cfg Config, spec RunSpec, base string) (rr Run
 }
 
 // newExporter builds the exporter from tc exactly as wiring.New does.
-func newExporter(tc core.Config, logger *slog.Logger, outagePause time.Duration) (*export.Exporter, error) {
+func newExporter(tc core.Config, logger *slog.Logger, outagePause, maxOutagePause time.Duration) (*export.Exporter, error) {
 	ec := export.NewDefaultConfig()
 	if outagePause != 0 {
 		ec.OutagePause = outagePause
+	}
+	if maxOutagePause != 0 {
+		ec.MaxOutagePause = maxOutagePause
 	}
 	ec.Endpoint = tc.Endpoint
 	ec.Token = tc.Token
