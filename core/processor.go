@@ -478,8 +478,8 @@ func (p *Processor) background(interval time.Duration, wakeup chan struct{}) {
 }
 
 // Shutdown stops background work, makes a final flush bounded by ctx
-// (DefaultShutdownTimeout when ctx has no deadline) and shuts the exporter
-// down. Spans ending afterwards are dropped and counted. It is idempotent.
+// (DefaultShutdownTimeout when ctx has no deadline; its exports are marked
+// ports.WithFinalExport) and shuts the exporter down. Spans ending afterwards are dropped and counted. It is idempotent.
 func (p *Processor) Shutdown(ctx context.Context) error {
 	p.shutdownOnce.Do(func() {
 		if _, ok := ctx.Deadline(); !ok {
@@ -501,10 +501,13 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 			}
 		}
 		// Flush until nothing is left, so that spans ending during the
-		// final export leave too, within ctx.
+		// final export leave too, within ctx. The exports are marked
+		// final: an exporter that believes the endpoint down tries them
+		// anyway, since nothing comes after them.
+		final := ports.WithFinalExport(ctx)
 		var err error
 		for {
-			err = p.flush(ctx, false)
+			err = p.flush(final, false)
 			p.mu.Lock()
 			if err != nil || ctx.Err() != nil || len(p.pending) == 0 {
 				break // with p.mu held

@@ -761,3 +761,46 @@ func TestProcessorWaiterDoesNotAskASlowEndpointAgain(t *testing.T) {
 		t.Fatalf("stats = %+v, want the span kept for the next flush", st)
 	}
 }
+
+// finalExporter delivers only the exports marked final, as an exporter
+// that fails fast while it believes the endpoint down does.
+type finalExporter struct {
+	tracetest.InMemoryExporter
+	finals, others atomic.Int64
+}
+
+func (f *finalExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if !ports.IsFinalExport(ctx) {
+		f.others.Add(1)
+		return errors.New("endpoint down; next try after a pause")
+	}
+	f.finals.Add(1)
+	return f.InMemoryExporter.ExportSpans(ctx, spans)
+}
+
+// Shutdown keeps the spans for the test to read.
+func (f *finalExporter) Shutdown(context.Context) error { return nil }
+
+// TestProcessorShutdownMarksItsExportFinal: flushes on exit are ordinary
+// exports, Shutdown's is marked final, so that an exporter in an outage
+// pause still tries it instead of the spans being dropped as "shutdown".
+func TestProcessorShutdownMarksItsExportFinal(t *testing.T) {
+	exp := &finalExporter{}
+	p := core.NewProcessor(exp)
+	endSpans(newProvider(p), 3)
+	if err := p.ForceFlush(t.Context()); err == nil {
+		t.Fatal("ForceFlush passed an export the exporter only takes when final")
+	}
+	if err := p.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(exp.GetSpans()); n != 3 {
+		t.Fatalf("Shutdown exported %d spans, want 3", n)
+	}
+	if f, o := exp.finals.Load(), exp.others.Load(); f != 1 || o != 1 {
+		t.Errorf("%d final and %d other exports, want 1 and 1", f, o)
+	}
+	if st := p.Stats(); st.Dropped[core.DropShutdown] != 0 || st.Exported != 3 {
+		t.Errorf("Stats = %+v, want 3 exported and none dropped at shutdown", st)
+	}
+}

@@ -69,3 +69,21 @@ type UndeliveredError interface {
 	error
 	Undelivered() []sdktrace.ReadOnlySpan
 }
+
+// finalExportKey marks the context of the last export before shutdown.
+type finalExportKey struct{}
+
+// WithFinalExport marks ctx as carrying the last export before shutdown, as
+// core.Processor does in Shutdown. An exporter that fails fast while it
+// believes the endpoint down (as the export adapter does for a pause after
+// an outage) still makes one attempt for it, bounded by ctx: no later
+// export will deliver these spans, and shutdown is off the invocation path.
+func WithFinalExport(ctx context.Context) context.Context {
+	return context.WithValue(ctx, finalExportKey{}, true)
+}
+
+// IsFinalExport reports whether ctx was marked by WithFinalExport.
+func IsFinalExport(ctx context.Context) bool {
+	v, _ := ctx.Value(finalExportKey{}).(bool)
+	return v
+}

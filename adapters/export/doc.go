@@ -50,7 +50,9 @@
 // deadline; exports meanwhile fail fast. Any answer but a gateway error
 // (a 2xx, but also a 400, a 401 or a 429) ends the outage and full retries
 // resume; a failed probe doubles the pause, up to 1 minute
-// (Config.MaxOutagePause). A negative
+// (Config.MaxOutagePause). The final export before shutdown
+// (ports.WithFinalExport, as core.Processor's Shutdown marks it) is a probe
+// even during a pause: nothing would deliver its spans later. A negative
 // Config.OutagePause turns this off. The exporter
 // logs once when the endpoint goes down and once when it answers again, and
 // counts outages in [Stats].Outages. A 429, a 401 or 403, and an export the

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/gcftrace/gcftrace/ports"
 )
 
 // Exporter sends spans to an OTLP/HTTP endpoint as binary protobuf. It
@@ -203,7 +205,7 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 		e.stats.failed.Add(uint64(len(spans)))
 		return &RetryableError{Spans: spans, Err: err}
 	}
-	probe, err := e.outage.check(e.now)
+	probe, err := e.outage.check(e.now, ports.IsFinalExport(ctx))
 	if err != nil {
 		e.stats.failed.Add(uint64(len(spans)))
 		return &RetryableError{Spans: spans, Err: err}

@@ -43,8 +43,9 @@ type outageGate struct {
 }
 
 // check returns an error while the endpoint is down, and probe true when
-// the export is the probe: the caller must then call endProbe.
-func (g *outageGate) check(now func() time.Time) (probe bool, err error) {
+// the export is the probe: the caller must then call endProbe. A final
+// export (ports.WithFinalExport) is always let through as a probe.
+func (g *outageGate) check(now func() time.Time, final bool) (probe bool, err error) {
 	if !g.down.Load() {
 		return false, nil
 	}
@@ -54,6 +55,7 @@ func (g *outageGate) check(now func() time.Time) (probe bool, err error) {
 	switch {
 	case g.pause == 0:
 		return false, nil
+	case final:
 	case g.probing:
 		// The cause is quoted, not wrapped: a fast failure is not the
 		// caller's deadline, whatever ended the export that saw the outage.

@@ -328,7 +328,7 @@ func TestOutagePauseOff(t *testing.T) {
 	if pause, first := g.fail(time.Now(), errors.New("refused"), false); pause != 0 || first {
 		t.Fatalf("fail with the pause off = %s, %v; want no outage", pause, first)
 	}
-	if probe, err := g.check(time.Now); probe || err != nil {
+	if probe, err := g.check(time.Now, false); probe || err != nil {
 		t.Fatalf("check with the pause off = %v, %v; want exports to go through", probe, err)
 	}
 }
@@ -369,5 +369,47 @@ func TestMaxOutagePauseConfigured(t *testing.T) {
 		if err := e.Shutdown(t.Context()); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestOutageFinalExportProbes: during a pause, exports fail fast without a
+// request, but the final export before shutdown makes one attempt: nothing
+// comes after it, so failing fast would only drop spans the endpoint may
+// take again.
+func TestOutageFinalExportProbes(t *testing.T) {
+	var code atomic.Int64
+	code.Store(http.StatusServiceUnavailable)
+	s := newSink(t, func(http.ResponseWriter, *received, int) int { return int(code.Load()) })
+	cfg := testConfig(s.url())
+	cfg.Timeout = 300 * time.Millisecond
+	e := newTestExporter(t, cfg)
+	fakeClock(e)
+
+	spans := testSpans(2)
+	wantRetryable(t, e.ExportSpans(t.Context(), spans), spans)
+	before := len(s.requests())
+	wantRetryable(t, e.ExportSpans(t.Context(), spans), spans)
+	if n := len(s.requests()) - before; n != 0 {
+		t.Fatalf("export during the pause sent %d requests, want none", n)
+	}
+
+	// Still down: the final export makes exactly one attempt, not retried.
+	final := ports.WithFinalExport(t.Context())
+	wantRetryable(t, e.ExportSpans(final, spans), spans)
+	if n := len(s.requests()) - before; n != 1 {
+		t.Fatalf("final export while down sent %d requests, want 1 (a probe)", n)
+	}
+
+	// The endpoint is back, still within the pause: the final export
+	// delivers.
+	code.Store(http.StatusOK)
+	if err := e.ExportSpans(final, spans); err != nil {
+		t.Fatalf("final export after recovery: %v", err)
+	}
+	if n := len(s.requests()) - before; n != 2 {
+		t.Errorf("sent %d requests, want 2", n)
+	}
+	if e.outage.down.Load() {
+		t.Error("still down after the final export was answered")
 	}
 }
