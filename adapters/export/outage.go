@@ -26,9 +26,9 @@ const (
 
 // outageGate makes exports fail fast while the endpoint is down: after an
 // export that ended on an unreachable verdict, for a pause of 1s that
-// doubles with every failed probe, up to Config.MaxOutagePause (1m). The first export after the
-// pause is the probe: it makes one attempt, and exports that come while it
-// runs fail fast too.
+// doubles with every failed probe, up to Config.MaxOutagePause (1m). The
+// first export after the pause is the probe: it makes one attempt, and
+// exports that come while it runs fail fast too.
 type outageGate struct {
 	down atomic.Bool // pause != 0, read without the lock on every export
 
