@@ -724,9 +724,9 @@ func TestProcessorLeaderBudgetIsTheEarlierOfDeadlineAndTimeout(t *testing.T) {
 			exp := &gateExporter{release: make(chan struct{})} // hangs until its context ends
 			p := core.NewProcessor(exp, core.WithFlushTimeout(tc.timeout))
 			endSpans(newProvider(p), 1)
+			start := time.Now() // before the caller's deadline starts to run
 			ctx, cancel := context.WithTimeout(context.Background(), tc.deadline)
 			defer cancel()
-			start := time.Now()
 			if err := p.ForceFlush(ctx); !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("ForceFlush = %v, want deadline exceeded", err)
 			}
