@@ -70,7 +70,7 @@ fuzz:
 bench:
 	cd bench && $(GO) run ./cmd/report -benchtime=$(BENCHTIME) $(BENCHFLAGS)
 
-## soak: the full fault soak (about 2.5 minutes): a traced function under
+## soak: the full fault soak (about 2 minutes): a traced function under
 ## load while the OTLP endpoint and the metadata server misbehave; prints the
 ## report and fails when a check does. The short version runs in make test.
 soak:

@@ -18,7 +18,10 @@ import (
 // flushes. It sets no globals.
 //
 // A configuration error fails the application's start (fx.New), unlike New,
-// which lets the function run untraced.
+// which lets the function run untraced. With OTEL_SDK_DISABLED=true (or
+// core.Config.Disabled) nothing is set up, as with New: no exporter, no
+// metadata lookups; *Tracing is nil, the provider records nothing, and the
+// ports.EnvironmentSource and sdktrace.SpanExporter it provides are nil.
 var Module = fx.Module("gcftrace", ConfigModule, MetadataModule, ExportModule, CoreModule)
 
 // ConfigModule provides core.Config from DT_*, OTEL_* and dtconfig.json.
@@ -44,6 +47,9 @@ type SourceParams struct {
 }
 
 func newEnvironmentSourceFx(p SourceParams) ports.EnvironmentSource {
+	if p.Config.Disabled {
+		return nil // no lookups when tracing is off
+	}
 	src := newEnvironmentSource(loggerOr(p.Logger, p.Config))
 	if closeSource := closerOf(src); closeSource != nil {
 		p.Lifecycle.Append(fx.StopHook(closeSource))
@@ -87,15 +93,23 @@ type ExporterParams struct {
 }
 
 func newExporterFx(p ExporterParams) (sdktrace.SpanExporter, error) {
+	if p.Config.Disabled {
+		return nil, nil // tracing is off: no endpoint needed
+	}
 	return newExporter(p.Config, loggerOr(p.Logger, p.Config))
 }
 
 func newTracingFx(p TracingParams) (*Tracing, error) {
+	if p.Config.Disabled {
+		return nil, nil
+	}
 	if err := p.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("gcftrace: %w", err)
 	}
 	logger := loggerOr(p.Logger, p.Config)
+	logWarnings(logger, p.Config)
 	t := build(p.Config, p.Env, p.Exporter, logger)
+	logger.Info("gcftrace: tracing on", "config", p.Config)
 	// fx's stop timeout (15 s by default) is longer than Cloud Run's 10 s
 	// SIGTERM grace period: the final flush keeps to
 	// core.DefaultShutdownTimeout unless the stop context ends sooner.

@@ -134,9 +134,7 @@ func New(ctx context.Context, opts ...Option) (*Tracing, error) {
 	if logger == nil {
 		logger = newLogger(cfg.LoggingDestination)
 	}
-	for _, w := range cfg.Warnings {
-		logger.Warn("gcftrace: configuration", "warning", w)
-	}
+	logWarnings(logger, cfg)
 
 	src := o.env
 	var closeSource func() error
@@ -161,6 +159,13 @@ func New(ctx context.Context, opts ...Option) (*Tracing, error) {
 	}
 	logger.Info("gcftrace: tracing on", "config", cfg)
 	return t, nil
+}
+
+// logWarnings logs the problems that did not stop the configuration.
+func logWarnings(logger *slog.Logger, cfg core.Config) {
+	for _, w := range cfg.Warnings {
+		logger.Warn("gcftrace: configuration", "warning", w)
+	}
 }
 
 // build assembles the pipeline from its parts; New and Module share it. It

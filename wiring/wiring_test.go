@@ -741,3 +741,47 @@ func TestEventSpansNamedAfterTheConfiguredFunction(t *testing.T) {
 		t.Fatalf("exported %v, want one span named after the function, hello", spans)
 	}
 }
+
+// TestModuleDisabled: with OTEL_SDK_DISABLED=true the Module sets nothing
+// up, as New does: the application starts without an endpoint, the
+// provider records nothing, and there is no exporter and no metadata
+// source (so no lookup goes out).
+func TestModuleDisabled(t *testing.T) {
+	t.Setenv(core.EnvSDKDisabled, "true")
+	var (
+		tr  *wiring.Tracing
+		tp  *sdktrace.TracerProvider
+		exp sdktrace.SpanExporter
+		src ports.EnvironmentSource
+	)
+	app := fxtest.New(t, wiring.Module, fx.Populate(&tr, &tp, &exp, &src))
+	app.RequireStart()
+	if tr != nil || exp != nil || src != nil {
+		t.Errorf("disabled: Tracing %v, exporter %v, source %v; want all nil", tr, exp, src)
+	}
+	if _, span := tp.Tracer("test").Start(t.Context(), "work"); span.IsRecording() {
+		t.Error("disabled: the provider records spans")
+	}
+	app.RequireStop()
+}
+
+// TestModuleLogsConfigurationWarnings: problems that did not stop the
+// configuration are logged by the Module as by New.
+func TestModuleLogsConfigurationWarnings(t *testing.T) {
+	cfg := localConfig("http://127.0.0.1:4318/v1/traces")
+	cfg.Warnings = []string{"OTEL_EXPORTER_OTLP_COMPRESSION: unknown value \"bogus\", using gzip"}
+	var buf bytes.Buffer
+	app := fxtest.New(t,
+		wiring.Module,
+		fx.Replace(cfg),
+		fx.Supply(slog.New(slog.NewTextHandler(&buf, nil))),
+		fx.Replace(fx.Annotate(ports.EnvironmentSource(env), fx.As(new(ports.EnvironmentSource)))),
+		fx.Replace(fx.Annotate(sdktrace.SpanExporter(newKeepExporter()), fx.As(new(sdktrace.SpanExporter)))),
+		fx.Populate(new(*wiring.Tracing)),
+	)
+	app.RequireStart()
+	app.RequireStop()
+	if !strings.Contains(buf.String(), `unknown value \"bogus\"`) {
+		t.Errorf("the warning was not logged:\n%s", buf.String())
+	}
+}

@@ -7,7 +7,7 @@
 // searched for the soak's token too; the report goes to standard output
 // afterwards.
 //
-//	go run ./cmd/soak                 # the full soak, about 2.5 minutes
+//	go run ./cmd/soak                 # the full soak, about 2 minutes
 //	go run ./cmd/soak -short          # the short one go test runs
 //	go run ./cmd/soak -out report.md  # also write the report to a file
 package main
