@@ -95,15 +95,16 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !span.IsRecording() {
 		st.release()
 		defer func() {
-			if rec := recover(); rec != nil {
-				span.End()
-				m.cfg.flush(ctx)
+			// rec is nil on a return and on runtime.Goexit: the span
+			// ends and the flush runs either way.
+			rec := recover()
+			span.End()
+			m.cfg.flush(ctx)
+			if rec != nil {
 				panic(rec)
 			}
 		}()
 		m.next.ServeHTTP(w, r)
-		span.End()
-		m.cfg.flush(ctx)
 		return
 	}
 

@@ -2,9 +2,11 @@ package handler
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -42,7 +44,7 @@ type config struct {
 	redactQuery  func(string) string
 	bodySizes    bool
 	function     string    // names the event spans other than Pub/Sub's
-	stderr       io.Writer // where CloudEventHTTP reports a function's error, as functions-framework-go does
+	stderr       io.Writer // where CloudEventHTTP reports a function's error, as functions-framework-go does, and a panicking flusher is reported
 }
 
 // functionNameVars are the environment variables that name the function,
@@ -108,13 +110,34 @@ func WithPropagator(p propagation.TextMapPropagator) Option {
 }
 
 // WithFlusher makes the wrapper flush after each invocation (flush on exit),
-// also when the function fails or panics. A nil Flusher turns flushing off.
+// also when the function fails or panics. A nil Flusher, also a nil pointer
+// such as the Processor of a nil *wiring.Tracing, turns flushing off. A
+// Flusher that panics does not take the invocation down: the panic is
+// written to stderr.
 // The wrapper bounds each flush by the flush timeout and detaches it from
 // the request's cancellation, unless f is a ports.BoundedFlusher whose
 // budget is within the timeout (core.Processor): that one does both itself
 // and gets the request's context as it is.
 func WithFlusher(f ports.Flusher) Option {
-	return optionFunc(func(c *config) { c.flusher = f })
+	return optionFunc(func(c *config) {
+		if isNil(f) {
+			f = nil
+		}
+		c.flusher = f
+	})
+}
+
+// isNil reports whether v is nil or holds a nil pointer, map, func, chan or
+// slice.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Slice, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // WithFunctionName sets the name of the function, after which the span of an
@@ -177,6 +200,7 @@ func (c *config) flush(ctx context.Context) {
 	if c.flusher == nil {
 		return
 	}
+	defer c.recoverFlush()
 	if c.selfBounded {
 		_ = c.flusher.ForceFlush(ctx)
 		return
@@ -190,6 +214,14 @@ func (c *config) flush(ctx context.Context) {
 	// Flush errors are the flusher's to count and report; the function's
 	// answer does not depend on them.
 	_ = c.flusher.ForceFlush(fctx)
+}
+
+// recoverFlush keeps a panicking flusher from taking the invocation down,
+// or from replacing the function's own panic.
+func (c *config) recoverFlush() {
+	if rec := recover(); rec != nil {
+		fmt.Fprintf(c.stderr, "gcftrace: flush on exit panicked: %v\n", rec)
+	}
 }
 
 // warm is set by the first invocation of the instance: faas.coldstart is true

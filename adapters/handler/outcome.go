@@ -22,17 +22,27 @@ const errorTypePanic = "panic"
 // run calls fn inside span: a returned error is recorded by recordError, a
 // panic by recordPanic. done, when not nil, sees fn's error before the span
 // ends (to answer a request). The span then ends, the spans are flushed, and
-// a panic is raised again so the framework answers as it always does.
+// a panic is raised again so the framework answers as it always does. A
+// function that ends its goroutine with runtime.Goexit gets its span ended
+// and flushed too.
 func (c *config) run(ctx context.Context, span trace.Span, fn func(context.Context) error, done func(error)) (err error) {
+	returned := false
 	defer func() {
-		if rec := recover(); rec != nil {
+		if returned {
+			return
+		}
+		rec := recover() // nil after runtime.Goexit
+		if rec != nil {
 			recordPanic(span, rec, debug.Stack())
-			span.End()
-			c.flush(ctx)
+		}
+		span.End()
+		c.flush(ctx)
+		if rec != nil {
 			panic(rec)
 		}
 	}()
 	err = fn(ctx)
+	returned = true
 	if failed(err) && span.IsRecording() {
 		recordError(span, err)
 	}
