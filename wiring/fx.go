@@ -14,14 +14,21 @@ import (
 
 // Module wires gcftrace with the default adapters and configuration from the
 // environment. It provides *Tracing, *sdktrace.TracerProvider and
-// propagation.TextMapPropagator; OnStop shuts the provider down, which
-// flushes. It sets no globals.
+// propagation.TextMapPropagator; OnStop shuts the pipeline down
+// (Tracing.Shutdown), which flushes. It sets no globals.
 //
 // A configuration error fails the application's start (fx.New), unlike New,
 // which lets the function run untraced. With OTEL_SDK_DISABLED=true (or
 // core.Config.Disabled) nothing is set up, as with New: no exporter, no
 // metadata lookups; *Tracing is nil, the provider records nothing, and the
 // ports.EnvironmentSource and sdktrace.SpanExporter it provides are nil.
+//
+// The resource completion, the export warm-up and the background export
+// (without flush on exit) start in the start hook and end in the stop hook.
+// The metadata lookups start when the source is provided, so that they
+// overlap the rest of the application's start; if the application then
+// never starts, they end by themselves, within about 11 s with the default
+// metadata.Config.
 var Module = fx.Module("gcftrace", ConfigModule, MetadataModule, ExportModule, CoreModule)
 
 // ConfigModule provides core.Config from DT_*, OTEL_* and dtconfig.json.
@@ -96,6 +103,11 @@ func newExporterFx(p ExporterParams) (sdktrace.SpanExporter, error) {
 	if p.Config.Disabled {
 		return nil, nil // tracing is off: no endpoint needed
 	}
+	// The whole configuration first, so that fx reports every problem by
+	// its variable's name, as New does, rather than the exporter's part.
+	if err := p.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("gcftrace: %w", err)
+	}
 	return newExporter(p.Config, loggerOr(p.Logger, p.Config))
 }
 
@@ -108,16 +120,19 @@ func newTracingFx(p TracingParams) (*Tracing, error) {
 	}
 	logger := loggerOr(p.Logger, p.Config)
 	logWarnings(logger, p.Config)
-	t := build(p.Config, p.Env, p.Exporter, logger)
+	t, start := build(p.Config, p.Env, p.Exporter, logger)
 	logger.Info("gcftrace: tracing on", "config", p.Config)
-	// fx's stop timeout (15 s by default) is longer than Cloud Run's 10 s
-	// SIGTERM grace period: the final flush keeps to
-	// core.DefaultShutdownTimeout unless the stop context ends sooner.
-	p.Lifecycle.Append(fx.StopHook(func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, core.DefaultShutdownTimeout)
-		defer cancel()
-		return t.Shutdown(ctx)
-	}))
+	p.Lifecycle.Append(fx.Hook{
+		OnStart: func(context.Context) error { start(); return nil },
+		// fx's stop timeout (15 s by default) is longer than Cloud Run's
+		// 10 s SIGTERM grace period: the final flush keeps to
+		// core.DefaultShutdownTimeout unless the stop context ends sooner.
+		OnStop: func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, core.DefaultShutdownTimeout)
+			defer cancel()
+			return t.Shutdown(ctx)
+		},
+	})
 	return t, nil
 }
 

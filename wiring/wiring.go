@@ -85,7 +85,9 @@ func WithExporter(exp sdktrace.SpanExporter) Option {
 // given): on the first one it shuts the pipeline down, flushing what is
 // pending within core.DefaultShutdownTimeout (inside Cloud Run's 10 s grace
 // period), then raises the signal again so the process ends as it would
-// have. For plain-Go functions; fx applications get this from OnStop.
+// have. For plain-Go functions that do not handle the signal themselves
+// (one that does would receive it twice: call Shutdown from its own
+// handler instead); fx applications get this from OnStop.
 func WithShutdownOnSignal(sigs ...os.Signal) Option {
 	return optionFunc(func(o *options) {
 		if len(sigs) == 0 {
@@ -152,7 +154,8 @@ func New(ctx context.Context, opts ...Option) (*Tracing, error) {
 			return nil, fmt.Errorf("gcftrace: %w", err)
 		}
 	}
-	t := build(cfg, src, exp, logger)
+	t, start := build(cfg, src, exp, logger)
+	start()
 	t.closeSource = closeSource
 	if len(o.signals) > 0 {
 		t.shutdownOnSignal(o.signals)
@@ -170,10 +173,13 @@ func logWarnings(logger *slog.Logger, cfg core.Config) {
 
 // build assembles the pipeline from its parts; New and Module share it. It
 // never waits for the environment: the provider starts with what is known
-// at once, and a goroutine completes the resource when the lookups finish
-// (the first flush with spans waits for it at most Config.ResourceWait and
-// half of its budget; see core.WithResourceCompletion).
-func build(cfg core.Config, src ports.EnvironmentSource, exp sdktrace.SpanExporter, logger *slog.Logger) *Tracing {
+// at once, and once start is called a goroutine completes the resource when
+// the lookups finish (the first flush with spans waits for it at most
+// Config.ResourceWait and half of its budget; see
+// core.WithResourceCompletion). start also begins the export warm-up and,
+// without flush on exit, the background export; New calls it at once, the
+// Module in its start hook.
+func build(cfg core.Config, src ports.EnvironmentSource, exp sdktrace.SpanExporter, logger *slog.Logger) (t *Tracing, start func()) {
 	env := knownNow(src)
 	procOpts := []core.ProcessorOption{
 		core.WithFlushTimeout(cfg.FlushTimeout),
@@ -183,24 +189,25 @@ func build(cfg core.Config, src ports.EnvironmentSource, exp sdktrace.SpanExport
 	if cfg.SpanIdentity {
 		procOpts = append(procOpts, core.WithSpanIdentity())
 	}
-	if !cfg.FlushOnExit {
-		procOpts = append(procOpts, core.WithBackgroundExport(core.DefaultExportInterval))
-	}
 	proc := core.NewProcessor(exp, procOpts...)
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithResource(core.NewResource(env, cfg)),
 		sdktrace.WithSampler(newSampler(cfg)),
 		sdktrace.WithSpanProcessor(proc),
 	)
-	t := &Tracing{tp: tp, prop: newPropagator(cfg), processor: proc, flushOnExit: cfg.FlushOnExit, flushTimeout: cfg.FlushTimeout, function: env.Function}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.stopCompletion, t.completionDone = cancel, make(chan struct{})
-	go t.completeResource(ctx, cfg, src, env, logger)
-	if w, ok := exp.(warmer); ok && cfg.WarmUp {
-		t.warmUpDone = make(chan struct{})
-		go t.warmUp(ctx, w, logger)
+	t = &Tracing{tp: tp, prop: newPropagator(cfg), processor: proc, flushOnExit: cfg.FlushOnExit, flushTimeout: cfg.FlushTimeout, function: env.Function}
+	return t, func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.stopCompletion, t.completionDone = cancel, make(chan struct{})
+		go t.completeResource(ctx, cfg, src, env, logger)
+		if w, ok := exp.(warmer); ok && cfg.WarmUp {
+			t.warmUpDone = make(chan struct{})
+			go t.warmUp(ctx, w, logger)
+		}
+		if !cfg.FlushOnExit {
+			proc.StartBackground(core.DefaultExportInterval)
+		}
 	}
-	return t
 }
 
 // resourceWait maps Config.ResourceWait, where 0 never waits, onto
@@ -474,7 +481,11 @@ func (t *Tracing) ForceFlush(ctx context.Context) error {
 
 // Shutdown flushes what is pending and stops the pipeline, bounded by ctx
 // (5s when ctx has no deadline). It is idempotent: later calls return the
-// first call's result.
+// first call's result. Spans it cannot export within ctx (all of them when
+// ctx is already done), and spans that end after it, are dropped and
+// counted (core.DropShutdown). It shuts the processor down rather than the
+// provider, which would stop before the final flush when ctx is already
+// done and would stop counting spans that end afterwards.
 func (t *Tracing) Shutdown(ctx context.Context) error {
 	if t == nil {
 		return nil
@@ -491,8 +502,10 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 		// Flush first, then stop the lookups and the warm-up; an
 		// environment source that ignores its context is not waited for
 		// past ctx.
-		err := t.tp.Shutdown(ctx)
-		t.stopCompletion()
+		err := t.processor.Shutdown(ctx)
+		if t.stopCompletion != nil { // nil when the Module's start hook never ran
+			t.stopCompletion()
+		}
 		for _, done := range []chan struct{}{t.completionDone, t.warmUpDone} {
 			if done == nil {
 				continue

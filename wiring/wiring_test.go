@@ -785,3 +785,101 @@ func TestModuleLogsConfigurationWarnings(t *testing.T) {
 		t.Errorf("the warning was not logged:\n%s", buf.String())
 	}
 }
+
+// TestShutdownWithADoneContextCountsAndStops: a Shutdown whose context is
+// already done cannot flush, but it counts what it drops, shuts the
+// exporter down and stops the background export (the provider's own
+// Shutdown would return at once and do none of it).
+func TestShutdownWithADoneContextCountsAndStops(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	cfg := localConfig("http://127.0.0.1:4318/v1/traces")
+	cfg.FlushOnExit = false // background export: a goroutine to stop
+	exp := &shutdownCounter{keepExporter: newKeepExporter()}
+	tr, err := wiring.New(t.Context(), wiring.WithConfig(cfg), wiring.WithEnvironmentSource(env), wiring.WithExporter(exp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := tr.TracerProvider().Tracer("test").Start(t.Context(), "work")
+	span.End()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := tr.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Shutdown = %v, want context canceled", err)
+	}
+	if st := tr.Processor().Stats(); st.Dropped[core.DropShutdown] != 1 || st.Pending != 0 {
+		t.Errorf("Stats = %+v, want the pending span dropped and counted", st)
+	}
+	if n := exp.shutdowns.Load(); n != 1 {
+		t.Errorf("exporter shut down %d times, want 1", n)
+	}
+}
+
+// TestShutdownCountsSpansEndingAfterIt: an invocation still running at
+// Shutdown ends its span later; the span is counted as dropped, not lost
+// without a trace.
+func TestShutdownCountsSpansEndingAfterIt(t *testing.T) {
+	tr, _ := newTracing(t, env)
+	_, span := tr.TracerProvider().Tracer("test").Start(t.Context(), "still running")
+	if err := tr.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	span.End()
+	if st := tr.Processor().Stats(); st.Dropped[core.DropShutdown] != 1 || st.Unended != 0 {
+		t.Errorf("Stats = %+v, want the late span dropped and counted, none unended", st)
+	}
+}
+
+// shutdownCounter honours the context of an export, as export.Exporter
+// does, and counts its Shutdown calls.
+type shutdownCounter struct {
+	keepExporter
+	shutdowns atomic.Int64
+}
+
+func (s *shutdownCounter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.keepExporter.ExportSpans(ctx, spans)
+}
+
+func (s *shutdownCounter) Shutdown(context.Context) error { s.shutdowns.Add(1); return nil }
+
+// TestModuleReportsEveryConfigurationProblem: an invalid configuration
+// fails the start with every problem named by its variable, as New reports
+// it, not only the exporter's part.
+func TestModuleReportsEveryConfigurationProblem(t *testing.T) {
+	cfg := core.NewDefaultConfig()
+	cfg.FlushTimeout = -1
+	err := fx.New(wiring.Module, fx.Replace(cfg), fx.Populate(new(*wiring.Tracing)), fx.NopLogger).Err()
+	for _, want := range []string{core.EnvBaseURL, core.EnvFlushTimeout} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("start error = %v, want it to name %s", err, want)
+		}
+	}
+}
+
+// TestModuleStartsNothingBeforeItsStartHook: an application that is built
+// but never started (fx.New failed further on, or a test that only
+// validates the graph) is left with no goroutine of ours, background
+// export included.
+func TestModuleStartsNothingBeforeItsStartHook(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	cfg := localConfig("http://127.0.0.1:4318/v1/traces")
+	cfg.FlushOnExit = false
+	var tr *wiring.Tracing
+	app := fx.New(
+		wiring.Module,
+		fx.Replace(cfg),
+		fx.Replace(fx.Annotate(ports.EnvironmentSource(env), fx.As(new(ports.EnvironmentSource)))),
+		fx.Replace(fx.Annotate(sdktrace.SpanExporter(newKeepExporter()), fx.As(new(sdktrace.SpanExporter)))),
+		fx.Populate(&tr),
+		fx.NopLogger,
+	)
+	if err := app.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if tr == nil {
+		t.Fatal("no *Tracing provided")
+	}
+}
