@@ -142,7 +142,8 @@ var pastDeadline = time.Unix(1, 0)
 // which ends a fresh process's first round of five lookups 0.1 to 0.25 ms
 // sooner.
 type transport struct {
-	host string
+	host string // as the Host header names it: GCE_METADATA_HOST or 169.254.169.254
+	addr string // host with a port, to dial
 	dial dialFunc
 }
 
@@ -150,7 +151,18 @@ func newTransport(host string, dial dialFunc) *transport {
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
-	return &transport{host: host, dial: dial}
+	return &transport{host: host, addr: withPort(host), dial: dial}
+}
+
+// withPort returns host:port to dial: host as it is when it names a port,
+// else with HTTP's port 80, as a URL's host would be read. The metadata
+// server's address (169.254.169.254) and GCE_METADATA_HOST values such as
+// "metadata.google.internal" or "[::1]" name none.
+func withPort(host string) string {
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		return host
+	}
+	return net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), "80")
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -168,7 +180,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // request's context.
 func (t *transport) roundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	conn, err := t.dial(ctx, "tcp", t.host)
+	conn, err := t.dial(ctx, "tcp", t.addr)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -585,6 +586,46 @@ func BenchmarkFirstRound(b *testing.B) {
 				b.StopTimer()
 				_ = s.Close()
 				b.StartTimer()
+			}
+		})
+	}
+}
+
+// TestHostWithoutPort: on Google Cloud no GCE_METADATA_HOST is set and the
+// server is 169.254.169.254, port 80; a GCE_METADATA_HOST may name a host
+// without a port too. The lookups dial port 80 there (here redirected to
+// the emulator) and complete the environment.
+func TestHostWithoutPort(t *testing.T) {
+	for _, tc := range []struct{ host, want string }{
+		{"", "169.254.169.254:80"},
+		{"metadata.google.internal", "metadata.google.internal:80"},
+		{"[::1]", "[::1]:80"},
+		{"127.0.0.1:8080", "127.0.0.1:8080"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			srv := newServer(t)
+			var mu sync.Mutex
+			dialed := map[string]int{}
+			dial := metadata.WithDialer(func(ctx context.Context, network, addr string) (net.Conn, error) {
+				mu.Lock()
+				dialed[addr]++
+				mu.Unlock()
+				var d net.Dialer
+				return d.DialContext(ctx, network, srv.Host())
+			})
+			env := gen2(tc.host)
+			if tc.host == "" {
+				delete(env, "GCE_METADATA_HOST")
+			}
+			s := newSource(t, metadata.Config{}, env, dial)
+			got, err := s.Environment(t.Context())
+			if err != nil || got != complete {
+				t.Errorf("Environment() = %+v, %v; want %+v", got, err, complete)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(dialed) != 1 || dialed[tc.want] == 0 {
+				t.Errorf("dialed %v, want only %s", dialed, tc.want)
 			}
 		})
 	}
