@@ -735,3 +735,75 @@ func TestFault401SplitBatch(t *testing.T) {
 		t.Errorf("Dropped[unauthorized] = %d, want 12", got)
 	}
 }
+
+// TestReceiverEchoingTheTokenDoesNotLeakIt: what the receiver sends back (a
+// partial-success message, a redirect's Location) may quote the token; it
+// is redacted in the log and in the error as it is in an error body.
+func TestReceiverEchoingTheTokenDoesNotLeakIt(t *testing.T) {
+	t.Run("partial success", func(t *testing.T) {
+		s := newSink(t, func(w http.ResponseWriter, _ *received, _ int) int {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(`{"partialSuccess":{"rejectedSpans":"1","errorMessage":"bad span; header was Api-Token dt0c01.SECRETTOKEN"}}`))
+			return 0
+		})
+		log, buf := logBuffer()
+		e := newTestExporter(t, testConfig(s.url()), WithLogger(log))
+		err := e.ExportSpans(t.Context(), testSpans(2))
+		if err != nil {
+			t.Fatalf("ExportSpans: %v", err)
+		}
+		if !strings.Contains(buf.String(), "bad span; header was Api-Token") {
+			t.Errorf("the partial success was not logged:\n%s", buf)
+		}
+		checkNoSecret(t, err, buf)
+	})
+	t.Run("redirect", func(t *testing.T) {
+		s := newSink(t, func(w http.ResponseWriter, _ *received, _ int) int {
+			w.Header().Set("Location", "https://elsewhere.example/dt0c01.SECRETTOKEN/v1/traces")
+			return http.StatusFound
+		})
+		log, buf := logBuffer()
+		e := newTestExporter(t, testConfig(s.url()), WithLogger(log))
+		err := e.ExportSpans(t.Context(), testSpans(2))
+		if err == nil || !strings.Contains(err.Error(), "redirect to https://elsewhere.example/") {
+			t.Fatalf("err = %v, want the redirect named", err)
+		}
+		checkNoSecret(t, err, buf)
+	})
+}
+
+// TestWarmUpErrorKeepsQuerySecrets: a warm-up that fails names the endpoint
+// with its query values redacted, as exports do.
+func TestWarmUpErrorKeepsQuerySecrets(t *testing.T) {
+	cfg := testConfig("http://127.0.0.1:1/api/v2/otlp/v1/traces?Api-Token=QUERYSECRET")
+	e := newTestExporter(t, cfg)
+	err := e.WarmUp(t.Context())
+	if err == nil {
+		t.Fatal("WarmUp against a closed port succeeded")
+	}
+	if strings.Contains(err.Error(), "QUERYSECRET") {
+		t.Errorf("error shows the query secret: %v", err)
+	}
+	checkNoSecret(t, err, nil)
+}
+
+// TestRejectedSpansBoundedByTheRequest: a receiver claiming more rejected
+// spans than the request held does not inflate Stats.Rejected.
+func TestRejectedSpansBoundedByTheRequest(t *testing.T) {
+	s := newSink(t, func(w http.ResponseWriter, _ *received, _ int) int {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"partialSuccess":{"rejectedSpans":"9223372036854775807"}}`))
+		return 0
+	})
+	e := newTestExporter(t, testConfig(s.url()))
+	for range 3 {
+		if err := e.ExportSpans(t.Context(), testSpans(2)); err != nil {
+			t.Fatalf("ExportSpans: %v", err)
+		}
+	}
+	if st := e.Stats(); st.Rejected != 6 {
+		t.Errorf("Rejected = %d, want 6: at most the spans sent", st.Rejected)
+	}
+}

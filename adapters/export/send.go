@@ -128,7 +128,8 @@ func (e *Exporter) sendRange(c *call, lo, hi int, st *exportState) {
 	case sent:
 		e.stats.exported.Add(uint64(n))
 		if out.rejectedSpans > 0 {
-			e.stats.rejected.Add(uint64(out.rejectedSpans))
+			// What the receiver claims, within what this request held.
+			e.stats.rejected.Add(uint64(min(out.rejectedSpans, int64(n))))
 		}
 		if e.auth.ok() {
 			e.logger.Info("export: the endpoint accepts the API token again; export resumed", "endpoint", e.endpoint)
@@ -190,7 +191,7 @@ func (e *Exporter) classify(resp *http.Response, body []byte, c *call) outcome {
 	if code >= 200 && code < 300 {
 		n, msg := parsePartialSuccess(resp.Header.Get("Content-Type"), body)
 		if n > 0 || msg != "" {
-			e.logPartial(n, msg)
+			e.logPartial(n, e.withoutToken(msg, c))
 		}
 		return outcome{kind: sent, rejectedSpans: n}
 	}
@@ -205,7 +206,7 @@ func (e *Exporter) classify(resp *http.Response, body []byte, c *call) outcome {
 		if loc == "" {
 			loc = "(no Location)"
 		} else {
-			loc = redactURL(loc)
+			loc = e.withoutToken(redactURL(loc), c)
 		}
 		return outcome{kind: permanent, err: fmt.Errorf("%s: redirect to %s not followed; set the endpoint to the final URL", status, loc)}
 	case retryableStatus(code):
@@ -230,22 +231,29 @@ func statusText(code int) string {
 	return strconv.Itoa(code)
 }
 
-// bodySnippet quotes the start of an error body, without the token: the
-// one c's request carried, nor the current one.
+// bodySnippet quotes the start of an error body, without the token.
 func (e *Exporter) bodySnippet(body []byte, c *call) string {
 	s := strings.TrimSpace(string(body))
 	if s == "" {
 		return ""
 	}
+	s = e.withoutToken(s, c)
+	if len(s) > maxBodyInError {
+		s = s[:maxBodyInError] + "…"
+	}
+	return fmt.Sprintf(" (body: %q)", s)
+}
+
+// withoutToken returns s, something the receiver sent back (a body, a
+// partial-success message, a Location), with the token replaced: the one
+// c's request carried, and the current one.
+func (e *Exporter) withoutToken(s string, c *call) string {
 	for _, token := range []string{c.creds.token, e.creds.Load().token} {
 		if token != "" {
 			s = strings.ReplaceAll(s, token, redacted)
 		}
 	}
-	if len(s) > maxBodyInError {
-		s = s[:maxBodyInError] + "…"
-	}
-	return fmt.Sprintf(" (body: %q)", s)
+	return s
 }
 
 // throttle remembers a Retry-After that did not fit into this export's

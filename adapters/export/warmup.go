@@ -2,9 +2,11 @@ package export
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -25,6 +27,9 @@ func (e *Exporter) WarmUp(ctx context.Context) error {
 	e.stats.requests.Add(1)
 	resp, err := e.client.Do(req)
 	if err != nil {
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			ue.URL = e.endpoint // its query may hold a secret
+		}
 		return fmt.Errorf("export: warm-up: POST %s: %w", e.endpoint, err)
 	}
 	defer resp.Body.Close()

@@ -214,3 +214,28 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	})
 }
+
+// TestLookupFollowsNoRedirect: a redirect, which the metadata server never
+// sends, fails the lookup instead of reading another path's value.
+func TestLookupFollowsNoRedirect(t *testing.T) {
+	var other atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Metadata-Flavor", "Google")
+		if strings.HasPrefix(r.URL.Path, "/computeMetadata/v1/instance/attributes/") {
+			other.Add(1)
+			_, _ = io.WriteString(w, "attacker-value")
+			return
+		}
+		http.Redirect(w, r, "/computeMetadata/v1/instance/attributes/x", http.StatusFound)
+	}))
+	defer srv.Close()
+	s := newLookupSource(strings.TrimPrefix(srv.URL, "http://"))
+	for _, l := range lookups {
+		if v, err := s.lookup(t.Context(), l); err == nil {
+			t.Errorf("%s: lookup = %q, nil; want an error for a redirect", l.path, v)
+		}
+	}
+	if n := other.Load(); n != 0 {
+		t.Errorf("the redirect was followed %d times", n)
+	}
+}

@@ -337,9 +337,13 @@ func (s *Source) set(l lookup, v string) {
 
 // newClient returns a private metadata client over tr. Its logger stays
 // the default, which discards: request logs would repeat what the Source
-// logs once.
+// logs once. It follows no redirect: the metadata server sends none, and
+// one could only point a lookup at another path's value.
 func newClient(tr *transport) *gcemetadata.Client {
-	return gcemetadata.NewWithOptions(&gcemetadata.Options{Client: &http.Client{Transport: tr}})
+	return gcemetadata.NewWithOptions(&gcemetadata.Options{Client: &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}})
 }
 
 func isNotDefined(err error) bool {
