@@ -49,7 +49,8 @@ func WithCloudTraceContext(enabled bool) PropagatorOption {
 //     If traceparent names the same trace, the W3C parent is kept and our
 //     tracestate entry is set from the header; otherwise (no traceparent, or
 //     a W3C hop restarted the trace in between) the x-dynatrace tag becomes
-//     the parent. Other tracestate entries are kept either way.
+//     the parent, and the tracestate that came with the other trace is left
+//     behind: its entries describe that trace, not this one.
 //  2. traceparent with our entry in tracestate: the W3C parent, with its
 //     sampled flag set from the entry's ignored bit. An entry that cannot be
 //     parsed, or names another trace, is dropped and the W3C parent kept as
@@ -203,8 +204,10 @@ func (p *propagator) fromHeader(sc trace.SpanContext, w3c bool, t *fw4Tag) trace
 	entry := appendEntry(buf[:0], p.id.key, t)
 	value := string(entry[len(p.id.key)+1:])
 
+	// Other vendors' entries belong to the traceparent they came with: they
+	// are kept only when the tag continues that trace.
 	var ts trace.TraceState
-	if w3c {
+	if w3c && sc.TraceID() == t.traceID {
 		ts = sc.TraceState()
 	}
 	if nts, err := ts.Insert(p.id.key, value); err == nil {

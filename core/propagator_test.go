@@ -84,13 +84,13 @@ func TestPropagatorExtract(t *testing.T) {
 			want: want{traceID: traceA, spanID: spanA, sampled: false, tracestate: dtKey + "=" + entryAIgn},
 		},
 		{
-			name: "x-dynatrace wins over traceparent of another trace, other vendors kept",
+			name: "x-dynatrace wins over traceparent of another trace, whose tracestate goes with it",
 			give: map[string]string{
 				"x-dynatrace": xdtA,
 				"traceparent": "00-" + traceB + "-9988776655443322-00",
 				"tracestate":  dtKey + "=fw4;fffffffd;0;0;0;0;0;0;8355;2h01;7h" + spanB + ",custom=00f067aa0ba902b7",
 			},
-			want: want{traceID: traceA, spanID: spanA, sampled: true, tracestate: dtKey + "=" + entryA + ",custom=00f067aa0ba902b7"},
+			want: want{traceID: traceA, spanID: spanA, sampled: true, tracestate: dtKey + "=" + entryA},
 		},
 		{
 			name: "x-dynatrace of the same trace: W3C parent kept, entry and flag from the tag",
