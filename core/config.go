@@ -20,6 +20,8 @@ import (
 	"unicode"
 
 	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/gcftrace/gcftrace/ports"
 )
 
 // Dynatrace environment variables read by ConfigFromEnv. Each one overrides
@@ -259,6 +261,7 @@ func ConfigFromEnv() (Config, error) {
 	l.resolveEndpoint()
 	c := l.cfg
 	c.validate(l.chk)
+	l.chk.scrubAll()
 	if len(l.chk.warns) > 0 {
 		c.Warnings = l.chk.warns
 	}
@@ -360,6 +363,19 @@ func (k *configCheck) addSecrets(s ...string) {
 	slices.SortFunc(k.secrets, func(a, b string) int { return len(b) - len(a) })
 }
 
+// scrubAll hides in every message the secrets learnt after it was written:
+// the config file is read before the secrets are known.
+func (k *configCheck) scrubAll() {
+	for i, err := range k.errs {
+		if s := k.scrub(err.Error()); s != err.Error() {
+			k.errs[i] = errors.New(s)
+		}
+	}
+	for i, w := range k.warns {
+		k.warns[i] = k.scrub(w)
+	}
+}
+
 // quote returns v quoted for a message, with every secret redacted.
 func (k *configCheck) quote(v string) string { return strconv.Quote(k.scrub(v)) }
 
@@ -452,8 +468,11 @@ func (c Config) validate(k *configCheck) {
 	// is needed.
 	endpointUnusable := endpoint == "" && (k.bad[fieldEndpoint] || baseBad || c.BaseURL != "")
 
+	// A token is sent as a header value: printable ASCII without spaces.
+	// A byte-order mark or a zero-width space pasted with it would only
+	// come back as a 401.
 	badToken := func(s string) bool {
-		return strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
+		return strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r > '~' })
 	}
 	switch {
 	case c.Token != "" && c.TokenFile != "":
@@ -461,11 +480,11 @@ func (c Config) validate(k *configCheck) {
 	case k.bad[fieldToken] || k.bad[fieldTokenFile]: // reported while reading
 	case c.Token != "":
 		if badToken(c.Token) {
-			k.errorf(fieldToken, "contains whitespace or control characters")
+			k.errorf(fieldToken, "contains whitespace, control or non-ASCII characters")
 		}
 	case c.TokenFile != "":
 		if badToken(c.tokenFromFile) {
-			k.errorf(fieldTokenFile, "the token in %s contains whitespace or control characters", k.quote(c.TokenFile))
+			k.errorf(fieldTokenFile, "the token in %s contains whitespace, control or non-ASCII characters", k.quote(c.TokenFile))
 		}
 	case c.Disabled, endpointUnusable, hasAuthorization(c.Headers), isLoopbackURL(endpoint):
 	default:
@@ -479,6 +498,12 @@ func (c Config) validate(k *configCheck) {
 		}
 		if strings.ContainsFunc(c.Headers[name], isControl) {
 			k.errorf(fieldHeaders, "%s: value contains control characters", k.quote(name))
+		}
+		switch {
+		case ports.IsReservedHeader(name):
+			k.errorf(fieldHeaders, "%s is set by the exporter", k.quote(name))
+		case strings.EqualFold(name, "Authorization") && (c.Token != "" || c.TokenFile != ""):
+			k.errorf(fieldHeaders, "Authorization conflicts with %s; set one of them", k.names[fieldToken])
 		}
 	}
 
@@ -897,9 +922,16 @@ func (l *envLoader) loadFile() {
 		path, name = f, EnvConfigFile
 	}
 	if name != "" {
+		if !looksLikePath(path) {
+			k.addSecrets(path) // most likely a token, set in the wrong variable
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
-			k.fail(fmt.Errorf("%s: %w", name, err))
+			reason := err
+			if pathErr, ok := errors.AsType[*fs.PathError](err); ok {
+				reason = pathErr.Err // the path is quoted below
+			}
+			k.fail(fmt.Errorf("%s: cannot read %s: %w", name, k.quote(path), reason))
 			return
 		}
 		l.parseFile(path, name+": "+path, data)
@@ -1064,10 +1096,26 @@ func checkHTTPURL(s string) string {
 // redactURL hides the password of a URL's user info.
 func redactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	switch {
+	case err == nil && u.User == nil:
+		return s
+	case err == nil:
+		return u.Redacted()
+	}
+	// Unparsable, yet it may carry user info: hide what lies between the
+	// scheme and the last @ before the path.
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
 		return s
 	}
-	return u.Redacted()
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		return scheme + "://" + redactedValue + "@" + rest[at+1:]
+	}
+	return s
 }
 
 // isLoopbackURL reports whether s is a URL whose host is localhost or a

@@ -676,7 +676,7 @@ func TestConfigFromEnvErrors(t *testing.T) {
 		{
 			name: "token with inner whitespace",
 			give: validEnv(core.EnvAuthToken, "dt0c01.abc def"),
-			want: []string{"DT_CONNECTION_AUTH_TOKEN: contains whitespace or control characters"},
+			want: []string{"DT_CONNECTION_AUTH_TOKEN: contains whitespace, control or non-ASCII characters"},
 		},
 		{
 			name: "logging destination",
@@ -722,7 +722,7 @@ func TestConfigFromEnvErrors(t *testing.T) {
 			name:  "token file with two lines",
 			give:  map[string]string{core.EnvBaseURL: testBaseURL, core.EnvAuthTokenFile: "token"},
 			files: map[string]string{"token": fileToken + "\n" + fileToken + "\n"},
-			want:  []string{`DT_CONNECTION_AUTH_TOKEN_FILE: the token in "token" contains whitespace or control characters`},
+			want:  []string{`DT_CONNECTION_AUTH_TOKEN_FILE: the token in "token" contains whitespace, control or non-ASCII characters`},
 		},
 		{
 			name:  "token file key missing",
@@ -949,7 +949,7 @@ func TestConfigFromEnvEveryProblemAtOnce(t *testing.T) {
 		`DT_CONNECTION_BASE_URL: not an absolute URL: "foo"`,
 		`DT_LOGGING_DESTINATION: want off, stdout or stderr, got "file"`,
 		`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: not an absolute URL: "collector:4318"`,
-		"DT_CONNECTION_AUTH_TOKEN: contains whitespace or control characters",
+		"DT_CONNECTION_AUTH_TOKEN: contains whitespace, control or non-ASCII characters",
 	}
 	if got := errorLines(err); !reflect.DeepEqual(got, wantErrs) {
 		t.Errorf("ConfigFromEnv() error =\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(wantErrs, "\n\t"))
@@ -1140,7 +1140,7 @@ func assertNoSecret(t *testing.T, what, s string) {
 
 func TestConfigRedactsSecrets(t *testing.T) {
 	setConfigEnv(t, validEnv(
-		core.EnvOTLPHeaders, "Authorization=Api-Token%20"+headerToken+",X-Key="+fileToken,
+		core.EnvOTLPHeaders, "X-Key="+fileToken,
 		core.EnvResourceAttributes, "a=b",
 		core.EnvTenant, "abc12345", core.EnvClusterID, "1",
 	), nil)
@@ -1148,9 +1148,12 @@ func TestConfigRedactsSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Token != testToken || c.Headers["Authorization"] != "Api-Token "+headerToken {
+	if c.Token != testToken || c.Headers["X-Key"] != fileToken {
 		t.Fatal("ConfigFromEnv() did not read the secrets")
 	}
+	// A token and an Authorization header conflict (Validate says so), but
+	// a Config set in code may hold both: neither is ever shown.
+	c.Headers["Authorization"] = "Api-Token " + headerToken
 
 	outer := struct{ Config core.Config }{c}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%10.3v", "%-v"} {
@@ -1367,5 +1370,69 @@ func TestConfigFromEnvPrintsNothing(t *testing.T) {
 	}
 	if len(out) > 0 {
 		t.Errorf("ConfigFromEnv() printed %q", out)
+	}
+}
+
+// TestConfigHidesSecretsInBadValuesAndReportsConflicts: a secret inside a
+// bad value is never echoed, and conflicts the exporter would refuse are
+// reported with every other problem, by their variables.
+func TestConfigHidesSecretsInBadValuesAndReportsConflicts(t *testing.T) {
+	const pw = "s3cretPW"
+	for _, tc := range []struct {
+		name   string
+		env    map[string]string
+		want   string   // in the error
+		hidden []string // never in the error nor in String()
+	}{
+		{
+			name: "password in an unparsable base URL",
+			env:  validEnv(core.EnvBaseURL, "https://user:"+pw+"@host.example/%zz"),
+			want: core.EnvBaseURL + ": not an absolute URL", hidden: []string{pw, "user:"},
+		},
+		{
+			name: "password in an unparsable traces endpoint",
+			env:  validEnv(core.EnvOTLPTracesEndpoint, "https://user:"+pw+"@ho st/v1/traces"),
+			want: core.EnvOTLPTracesEndpoint, hidden: []string{pw},
+		},
+		{
+			name: "a token set as the config file path",
+			env:  validEnv(core.EnvConfigFilePath, "dt0c01.ABCDEFGHIJKLMNOPQRSTUVWX.ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"),
+			want: core.EnvConfigFilePath + ": cannot read", hidden: []string{"ABCDEFGHIJKLMNOPQRSTUVWX"},
+		},
+		{
+			name: "a byte-order mark before the token",
+			env:  validEnv(core.EnvAuthToken, "\ufeff"+testToken),
+			want: core.EnvAuthToken + ": contains whitespace, control or non-ASCII characters", hidden: []string{testToken},
+		},
+		{
+			name: "a zero-width space in the token",
+			env:  validEnv(core.EnvAuthToken, "dt0c01.SEC\u200bRET"),
+			want: core.EnvAuthToken + ": contains whitespace, control or non-ASCII characters", hidden: []string{"SEC\u200bRET"},
+		},
+		{
+			name: "an Authorization header beside the token",
+			env:  validEnv(core.EnvOTLPHeaders, "Authorization=Api-Token%20"+headerToken),
+			want: core.EnvOTLPHeaders + ": Authorization conflicts with " + core.EnvAuthToken, hidden: []string{testToken, headerToken},
+		},
+		{
+			name: "a header the exporter sets",
+			env:  validEnv(core.EnvOTLPHeaders, "Content-Type=text/plain"),
+			want: core.EnvOTLPHeaders + `: "Content-Type" is set by the exporter`, hidden: []string{testToken},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			setConfigEnv(t, tc.env, nil)
+			c, err := core.ConfigFromEnv()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("ConfigFromEnv() error = %v, want %q", err, tc.want)
+			}
+			for _, h := range tc.hidden {
+				for what, s := range map[string]string{"error": err.Error(), "String()": c.String()} {
+					if strings.Contains(s, h) {
+						t.Errorf("%s shows %q: %s", what, h, s)
+					}
+				}
+			}
+		})
 	}
 }

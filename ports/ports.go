@@ -3,6 +3,7 @@ package ports
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -86,4 +87,16 @@ func WithFinalExport(ctx context.Context) context.Context {
 func IsFinalExport(ctx context.Context) bool {
 	v, _ := ctx.Value(finalExportKey{}).(bool)
 	return v
+}
+
+// IsReservedHeader reports whether an OTLP/HTTP exporter sets the header
+// name itself, so that configured headers may not name it: Content-Type,
+// Content-Encoding, Content-Length, Host and Transfer-Encoding, in any case.
+func IsReservedHeader(name string) bool {
+	for _, r := range [...]string{"Content-Type", "Content-Encoding", "Content-Length", "Host", "Transfer-Encoding"} {
+		if strings.EqualFold(r, name) {
+			return true
+		}
+	}
+	return false
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/gcftrace/gcftrace/ports"
 )
 
 // Defaults applied by [NewDefaultConfig] and, for zero fields, by [New].
@@ -165,9 +167,6 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// reservedHeaders are set by the exporter itself.
-var reservedHeaders = []string{"Content-Type", "Content-Encoding", "Content-Length", "Host", "Transfer-Encoding"}
-
 // Validate reports every problem of c at once, one "field: problem" line
 // each. Zero fields are valid: they take the defaults. It reads TokenFile,
 // when set: a file that cannot be read, an empty one, or one whose token
@@ -207,7 +206,7 @@ func (c Config) validate() (token string, err error) {
 		switch {
 		case !validHeaderName(name):
 			errs = append(errs, fmt.Errorf("headers: invalid header name %q", name))
-		case slices.ContainsFunc(reservedHeaders, func(r string) bool { return strings.EqualFold(r, name) }):
+		case ports.IsReservedHeader(name):
 			errs = append(errs, fmt.Errorf("headers: %s is set by the exporter", name))
 		case auth && strings.EqualFold(name, "Authorization"):
 			errs = append(errs, errors.New("headers: Authorization conflicts with token; set one of them"))
