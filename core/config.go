@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -972,9 +973,62 @@ func (l *envLoader) parseFile(path, prefix string, data []byte) {
 		l.chk.fail(fmt.Errorf("%s: want a JSON object, got %s", prefix, kind))
 		return
 	}
+	if dups := duplicateKeys(data); len(dups) > 0 {
+		// encoding/json keeps the last of them: a value in the first would
+		// be lost without a word.
+		l.chk.fail(fmt.Errorf("%s: keys given more than once, merge them: %s", prefix, strings.Join(dups, ", ")))
+		return
+	}
 	l.file = &configFile{path: path, values: make(map[string]json.RawMessage)}
 	l.cfg.Source = path
 	l.walkFile("", root)
+}
+
+// duplicateKeys returns the dotted names of the keys that appear more than
+// once in the same object of the valid JSON document data.
+func duplicateKeys(data []byte) []string {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var dups []string
+	var walk func(prefix string) error
+	walk = func(prefix string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := make(map[string]bool)
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				key, _ := kt.(string)
+				if seen[key] {
+					dups = append(dups, prefix+key)
+				}
+				seen[key] = true
+				if err := walk(prefix + key + "."); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token() // }
+			return err
+		case json.Delim('['):
+			for dec.More() {
+				if err := walk(prefix); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token() // ]
+			return err
+		}
+		return nil
+	}
+	if walk("") != nil {
+		return nil // not reached for a valid document
+	}
+	return dups
 }
 
 // walkFile records the used keys of the object raw, whose dotted name is

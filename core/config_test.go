@@ -829,6 +829,13 @@ func TestConfigFromEnvErrors(t *testing.T) {
 			want:  []string{`./serverless_function_source_code/dtconfig.json: invalid JSON at byte 1: unexpected end of JSON input`},
 		},
 		{
+			name: "keys given twice in dtconfig.json",
+			give: validEnv(),
+			files: map[string]string{"dtconfig.json": `{"Connection": {"AuthToken": "dt0c01.TOK"}, "Connection": {"BaseUrl": "` + testBaseURL + `"},` +
+				` "Logging": {"Destination": "stdout", "Destination": "stderr"}}`},
+			want: []string{`./dtconfig.json: keys given more than once, merge them: Connection, Logging.Destination`},
+		},
+		{
 			name:  "invalid DT_CONFIG_FILE_PATH",
 			give:  validEnv(core.EnvConfigFilePath, "conf.json"),
 			files: map[string]string{"conf.json": fixture("invalid.json")},
