@@ -166,8 +166,21 @@ func newTransport() *http.Transport {
 		TLSHandshakeTimeout:   5 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		// An attempt cut by its budget closes an HTTP/1.1 connection, but
+		// only resets its HTTP/2 stream: a connection that went silent
+		// (a NAT or a proxy dropped it) would take every retry and probe
+		// until the kernel gave up on it, minutes later. A ping after half
+		// a second of silence, unanswered within half a second, closes it
+		// and lets the retry dial anew.
+		HTTP2: &http.HTTP2Config{SendPingTimeout: h2PingAfter, PingTimeout: h2PingTimeout},
 	}
 }
+
+// HTTP/2 health check of the default transport; see newTransport.
+const (
+	h2PingAfter   = 500 * time.Millisecond
+	h2PingTimeout = 500 * time.Millisecond
+)
 
 // ExportSpans sends spans, split into requests of at most MaxRequestBytes,
 // retrying what may pass within the earlier of ctx's deadline and

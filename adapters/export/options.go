@@ -27,7 +27,11 @@ func WithLogger(l *slog.Logger) Option {
 // WithHTTPClient sets the HTTP client, for a proxy, custom roots or an
 // authenticating transport. The exporter uses a copy that never follows
 // redirects; a transport that skips TLS verification is refused by New.
-// The default is a dedicated client with keep-alive and HTTP/2.
+// The default is a dedicated client with keep-alive and HTTP/2, whose
+// HTTP/2 connections are checked with a ping after half a second of
+// silence, so that a connection that went silent is replaced rather than
+// retried on; a transport of your own needs its HTTP2.SendPingTimeout set
+// for that.
 func WithHTTPClient(c *http.Client) Option {
 	return optionFunc(func(o *options) { o.client = c })
 }
