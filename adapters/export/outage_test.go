@@ -143,13 +143,19 @@ func TestOutageRefused(t *testing.T) {
 	checkNoSecret(t, err, buf)
 }
 
-func TestOutage503Storm(t *testing.T) {
-	var code atomic.Int64
+// stormExporter returns an exporter with a 300 ms timeout whose endpoint
+// answers code, 503 until the test changes it.
+func stormExporter(t *testing.T) (e *Exporter, s *sink, code *atomic.Int64) {
+	code = new(atomic.Int64)
 	code.Store(http.StatusServiceUnavailable)
-	s := newSink(t, func(http.ResponseWriter, *received, int) int { return int(code.Load()) })
+	s = newSink(t, func(http.ResponseWriter, *received, int) int { return int(code.Load()) })
 	cfg := testConfig(s.url())
 	cfg.Timeout = 300 * time.Millisecond
-	e := newTestExporter(t, cfg)
+	return newTestExporter(t, cfg), s, code
+}
+
+func TestOutage503Storm(t *testing.T) {
+	e, s, code := stormExporter(t)
 	offset := fakeClock(e)
 
 	spans := testSpans(2)
@@ -377,12 +383,7 @@ func TestMaxOutagePauseConfigured(t *testing.T) {
 // comes after it, so failing fast would only drop spans the endpoint may
 // take again.
 func TestOutageFinalExportProbes(t *testing.T) {
-	var code atomic.Int64
-	code.Store(http.StatusServiceUnavailable)
-	s := newSink(t, func(http.ResponseWriter, *received, int) int { return int(code.Load()) })
-	cfg := testConfig(s.url())
-	cfg.Timeout = 300 * time.Millisecond
-	e := newTestExporter(t, cfg)
+	e, s, code := stormExporter(t)
 	fakeClock(e)
 
 	spans := testSpans(2)
