@@ -3,12 +3,14 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gcftrace/gcftrace/ports"
 )
@@ -201,15 +203,20 @@ func (p *Processor) StartBackground(interval time.Duration) {
 	go p.background(interval, p.wake)
 }
 
-// OnStart counts the span; see Stats.Unended.
-func (p *Processor) OnStart(context.Context, sdktrace.ReadWriteSpan) { p.started.Add(1) }
+// OnStart counts a sampled span; see Stats.Unended. A span a sampler only
+// records is not exported, so not counted either.
+func (p *Processor) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
+	if s.SpanContext().IsSampled() {
+		p.started.Add(1)
+	}
+}
 
 // OnEnd buffers a sampled span for export. It never blocks on the network.
 func (p *Processor) OnEnd(s sdktrace.ReadOnlySpan) {
-	p.ended.Add(1)
 	if !s.SpanContext().IsSampled() {
 		return
 	}
+	p.ended.Add(1)
 	p.mu.Lock()
 	if p.shutdown {
 		p.mu.Unlock()
@@ -371,7 +378,7 @@ func (p *Processor) export(ctx context.Context, batch []sdktrace.ReadOnlySpan) e
 		return nil
 	}
 	p.exports.Add(1)
-	err := p.exp.ExportSpans(ctx, p.comp.prepare(batch))
+	err := p.exportSpans(ctx, p.comp.prepare(batch))
 	p.comp.done(err)
 	retry, rejected := outcome(err, batch)
 	p.exported.Add(uint64(max(0, len(batch)-len(retry)-rejected)))
@@ -380,6 +387,20 @@ func (p *Processor) export(ctx context.Context, batch []sdktrace.ReadOnlySpan) e
 		p.requeue(retry)
 	}
 	return err
+}
+
+// exportSpans calls the exporter. An exporter that panics does not take
+// the invocation, the background loop or Shutdown down with it: its batch
+// is counted as rejected (exporting it again would panic again), and the
+// panic is logged.
+func (p *Processor) exportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) (err error) {
+	defer func() {
+		if rec := recover(); rec != nil {
+			err = fmt.Errorf("%w: the exporter panicked: %v", ports.ErrExportRejected, rec)
+			p.cfg.logger.Error("gcftrace: the exporter panicked; its batch is dropped", "spans", len(spans), "panic", rec)
+		}
+	}()
+	return p.exp.ExportSpans(ctx, spans)
 }
 
 // outcome splits a failed batch by the export error: the spans to keep for
@@ -394,7 +415,7 @@ func outcome(err error, batch []sdktrace.ReadOnlySpan) (retry []sdktrace.ReadOnl
 	var r ports.RejectedError
 	hasU, hasR := errors.As(err, &u), errors.As(err, &r)
 	if hasU {
-		retry = u.Undelivered()
+		retry = ofBatch(u.Undelivered(), batch)
 	}
 	if hasR {
 		rejected = min(max(0, r.Rejected()), len(batch)-len(retry))
@@ -407,6 +428,35 @@ func outcome(err error, batch []sdktrace.ReadOnlySpan) (retry []sdktrace.ReadOnl
 	default:
 		return batch, 0
 	}
+}
+
+// ofBatch returns the spans of batch that list names, once each and in
+// batch's order: what an exporter reports undelivered goes back into the
+// buffer only as far as it is this batch's.
+func ofBatch(list, batch []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+	if len(list) == 0 {
+		return nil
+	}
+	type spanID struct {
+		trace trace.TraceID
+		span  trace.SpanID
+	}
+	named := make(map[spanID]bool, len(list))
+	for _, s := range list {
+		if s != nil {
+			sc := s.SpanContext()
+			named[spanID{sc.TraceID(), sc.SpanID()}] = true
+		}
+	}
+	out := make([]sdktrace.ReadOnlySpan, 0, min(len(named), len(batch)))
+	for _, s := range batch {
+		sc := s.SpanContext()
+		if id := (spanID{sc.TraceID(), sc.SpanID()}); named[id] {
+			out = append(out, s)
+			delete(named, id)
+		}
+	}
+	return out
 }
 
 func (p *Processor) requeue(batch []sdktrace.ReadOnlySpan) {
@@ -520,9 +570,19 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 		p.busy.Store(false)
 		p.mu.Unlock()
 		p.drop(DropShutdown, left)
-		p.shutdownErr = errors.Join(err, p.exp.Shutdown(ctx))
+		p.shutdownErr = errors.Join(err, p.shutdownExporter(ctx))
 	})
 	return p.shutdownErr
+}
+
+// shutdownExporter shuts the exporter down; a panic comes back as an error.
+func (p *Processor) shutdownExporter(ctx context.Context) (err error) {
+	defer func() {
+		if rec := recover(); rec != nil {
+			err = fmt.Errorf("gcftrace: the exporter panicked in Shutdown: %v", rec)
+		}
+	}()
+	return p.exp.Shutdown(ctx)
 }
 
 func (p *Processor) drop(reason string, n int) {
@@ -552,7 +612,7 @@ type ProcessorStats struct {
 	Dropped   map[string]uint64 // spans given up, by reason (Drop* constants)
 	Exports   uint64            // ExportSpans calls
 	Coalesced uint64            // flushes (ForceFlush, background, Shutdown) that waited for another one's export
-	Started   uint64            // spans started (recording)
+	Started   uint64            // sampled spans started (a span a sampler only records is not exported)
 	Unended   uint64            // spans started but not ended yet
 }
 

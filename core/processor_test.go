@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -804,3 +805,163 @@ func TestProcessorShutdownMarksItsExportFinal(t *testing.T) {
 		t.Errorf("Stats = %+v, want 3 exported and none dropped at shutdown", st)
 	}
 }
+
+// funcExporter exports with fn and keeps what fn lets through.
+type funcExporter struct {
+	tracetest.InMemoryExporter
+	calls    atomic.Int64
+	fn       func(call int64, spans []sdktrace.ReadOnlySpan) error
+	shutdown func() error
+}
+
+func (f *funcExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if err := f.fn(f.calls.Add(1), spans); err != nil {
+		return err
+	}
+	return f.InMemoryExporter.ExportSpans(ctx, spans)
+}
+
+func (f *funcExporter) Shutdown(context.Context) error {
+	if f.shutdown != nil {
+		return f.shutdown()
+	}
+	return nil
+}
+
+// checkIdentity fails unless every sampled span started is exported,
+// dropped or pending.
+func checkIdentity(t *testing.T, st core.ProcessorStats) {
+	t.Helper()
+	var dropped uint64
+	for _, n := range st.Dropped {
+		dropped += n
+	}
+	if st.Started != st.Exported+dropped+uint64(st.Pending)+st.Unended {
+		t.Errorf("Stats %+v: started != exported + dropped + pending + unended", st)
+	}
+}
+
+// TestProcessorSurvivesAPanickingExporter: an exporter that panics takes
+// neither the caller nor the processor down: its batch is counted as
+// rejected, later spans are exported, a panic in the background loop does
+// not end the process, and one in Shutdown comes back as an error.
+func TestProcessorSurvivesAPanickingExporter(t *testing.T) {
+	panicFirst := func(call int64, _ []sdktrace.ReadOnlySpan) error {
+		if call == 1 {
+			panic("exporter bug")
+		}
+		return nil
+	}
+	t.Run("flush", func(t *testing.T) {
+		exp := &funcExporter{fn: panicFirst}
+		p := core.NewProcessor(exp, core.WithFlushTimeout(500*time.Millisecond))
+		tp := newProvider(p)
+		endSpans(tp, 2)
+		if err := p.ForceFlush(t.Context()); !errors.Is(err, ports.ErrExportRejected) {
+			t.Errorf("ForceFlush = %v, want the batch rejected", err)
+		}
+		endSpans(tp, 3)
+		start := time.Now()
+		if err := p.ForceFlush(t.Context()); err != nil {
+			t.Fatalf("ForceFlush after the panic = %v", err)
+		}
+		if d := time.Since(start); d > 250*time.Millisecond {
+			t.Errorf("the flush after the panic took %s: a stuck export was waited on", d)
+		}
+		st := p.Stats()
+		if st.Dropped[core.DropRejected] != 2 || st.Exported != 3 || len(exp.GetSpans()) != 3 {
+			t.Errorf("Stats = %+v, exporter kept %d; want 2 rejected, 3 exported", st, len(exp.GetSpans()))
+		}
+		checkIdentity(t, st)
+		exp.shutdown = func() error { panic("shutdown bug") }
+		if err := p.Shutdown(t.Context()); err == nil || !strings.Contains(err.Error(), "shutdown bug") {
+			t.Errorf("Shutdown = %v, want the exporter's panic as an error", err)
+		}
+	})
+	t.Run("background", func(t *testing.T) {
+		exp := &funcExporter{fn: panicFirst}
+		p := core.NewProcessor(exp, core.WithBackgroundExport(5*time.Millisecond))
+		defer p.Shutdown(context.Background())
+		tp := newProvider(p)
+		endSpans(tp, 1)
+		waitFor(t, func() bool { return exp.calls.Load() >= 1 })
+		endSpans(tp, 1)
+		waitFor(t, func() bool { return len(exp.GetSpans()) == 1 })
+		checkIdentity(t, p.Stats())
+	})
+}
+
+// waitFor waits up to 5 s for cond.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5 s")
+		}
+	}
+}
+
+// TestProcessorKeepsOnlyTheBatchsUndeliveredSpans: an exporter whose
+// UndeliveredError names spans twice, spans of no batch, or nil gets each
+// of the batch's spans back once, so every span is exported once and the
+// counts add up.
+func TestProcessorKeepsOnlyTheBatchsUndeliveredSpans(t *testing.T) {
+	foreign := tracetest.SpanStubs{{Name: "foreign", SpanContext: trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled,
+	})}}.Snapshots()[0]
+	exp := &funcExporter{fn: func(call int64, spans []sdktrace.ReadOnlySpan) error {
+		if call == 1 {
+			list := append(append(append([]sdktrace.ReadOnlySpan{}, spans...), spans[0], foreign), nil)
+			return partialError{spans: list}
+		}
+		return nil
+	}}
+	p := core.NewProcessor(exp)
+	endSpans(newProvider(p), 3)
+	if err := p.ForceFlush(t.Context()); err == nil {
+		t.Fatal("the first flush reported no failure")
+	}
+	if st := p.Stats(); st.Pending != 3 {
+		t.Fatalf("Pending = %d after the failure, want the 3 spans of the batch", st.Pending)
+	}
+	if err := p.ForceFlush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]int{}
+	for _, s := range exp.GetSpans() {
+		names[s.Name]++
+	}
+	if len(names) != 3 || names["foreign"] != 0 || names["span-0"] != 1 {
+		t.Errorf("exported %v, want span-0..2 once each", names)
+	}
+	st := p.Stats()
+	if st.Exported != 3 {
+		t.Errorf("Exported = %d, want 3", st.Exported)
+	}
+	checkIdentity(t, st)
+}
+
+// TestProcessorCountsOnlySampledSpans: a span a sampler only records is
+// not exported, so it is not counted as started either, and the counts
+// still add up.
+func TestProcessorCountsOnlySampledSpans(t *testing.T) {
+	p := core.NewProcessor(&gateExporter{})
+	recordOnly := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(p), sdktrace.WithSampler(recordOnlySampler{}))
+	endSpans(recordOnly, 2)
+	endSpans(newProvider(p), 1)
+	if err := p.ForceFlush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stats()
+	if st.Started != 1 || st.Exported != 1 {
+		t.Errorf("Stats = %+v, want 1 started and exported", st)
+	}
+	checkIdentity(t, st)
+}
+
+type recordOnlySampler struct{}
+
+func (recordOnlySampler) ShouldSample(sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	return sdktrace.SamplingResult{Decision: sdktrace.RecordOnly}
+}
+func (recordOnlySampler) Description() string { return "record only" }
