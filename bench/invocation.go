@@ -130,7 +130,7 @@ func invocationScenarios() []Scenario {
 
 func invocationOp(h http.Handler, rc *Receiver, after func() error) Op {
 	w, r := newDiscardWriter(), newRequest(ParentSampled)
-	base := rc.Requests()
+	base, baseBytes := rc.Requests(), rc.Bytes()
 	return Op{
 		Run: func() error {
 			if err := serve(h, w, r); err != nil {
@@ -142,7 +142,11 @@ func invocationOp(h http.Handler, rc *Receiver, after func() error) Op {
 			return nil
 		},
 		Done: func(calls int) map[string]float64 {
-			return map[string]float64{"req/op": float64(rc.Requests()-base) / float64(calls)}
+			reqs := rc.Requests() - base
+			return map[string]float64{
+				"req/op": float64(reqs) / float64(calls),
+				"B/req":  float64(rc.Bytes()-baseBytes) / float64(max(reqs, 1)),
+			}
 		},
 	}
 }

@@ -21,6 +21,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -95,20 +96,31 @@ func run1(out, progress io.Writer, benchtime string, count int, filter string, b
 			fmt.Fprintf(progress, "%-40s %10s %8.2f allocs%s\n", s.Name(), dur(f.ns), f.allocs, f.extraString())
 		}
 	}
+	// Bursts run count times, the sides interleaved as the scenarios are;
+	// the run with the median p99/alone stands for each side.
+	runs := map[bench.Side][]bench.BurstResult{}
+	for i := range max(count, 1) {
+		for _, st := range bench.Stacks {
+			if !re.MatchString("burst/" + string(st.Side)) {
+				continue
+			}
+			res, msg := runBurst(st, burst)
+			if msg != "" {
+				fmt.Fprintln(progress, "FAIL burst/"+string(st.Side)+":", msg)
+				if i == 0 {
+					failed = append(failed, "burst/"+string(st.Side)+": "+msg)
+				}
+				continue
+			}
+			runs[st.Side] = append(runs[st.Side], res)
+			fmt.Fprintf(progress, "%-40s single %s p50 %s p99 %s max %s, %d requests\n", "burst/"+string(st.Side),
+				dur(float64(res.Single)), dur(float64(res.P50)), dur(float64(res.P99)), dur(float64(res.Max)), res.Requests)
+		}
+	}
 	bursts := map[bench.Side]bench.BurstResult{}
-	for _, st := range bench.Stacks {
-		if !re.MatchString("burst/" + string(st.Side)) {
-			continue
-		}
-		res, msg := runBurst(st, burst)
-		if msg != "" {
-			fmt.Fprintln(progress, "FAIL burst/"+string(st.Side)+":", msg)
-			failed = append(failed, "burst/"+string(st.Side)+": "+msg)
-			continue
-		}
-		bursts[st.Side] = res
-		fmt.Fprintf(progress, "%-40s single %s p50 %s p99 %s max %s, %d requests\n", "burst/"+string(st.Side),
-			dur(float64(res.Single)), dur(float64(res.P50)), dur(float64(res.P99)), dur(float64(res.Max)), res.Requests)
+	for side, rs := range runs {
+		slices.SortFunc(rs, func(a, b bench.BurstResult) int { return cmp.Compare(a.P99Ratio(), b.P99Ratio()) })
+		bursts[side] = rs[len(rs)/2]
 	}
 	cold := map[string]bench.ColdStartResult{}
 	exe, err := os.Executable()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gcftrace/gcftrace/adapters/export"
 	"github.com/gcftrace/gcftrace/bench"
 )
 
@@ -135,7 +136,7 @@ func (t *table) print(w io.Writer, benchtime string, count int, took time.Durati
 
 	t.section("Trace context: extract + inject of traceparent + tracestate (our @dt entry and two other vendors'), TraceContext vs core.NewPropagator (+ x-dynatrace)")
 	t.pair("extract + inject", "propagate", "extract+inject", false, nil)
-	t.section("Sampling, one ShouldSample: ParentBased(AlwaysSample) vs core.NewSampler (Dynatrace rules; budget = 1000 root spans per minute)")
+	t.section("Sampling, one ShouldSample: ParentBased(AlwaysSample) vs core.NewSampler (Dynatrace rules; + budget: a budget of root spans per minute the run never exhausts, its bookkeeping within budget)")
 	t.pair("root", "sample", "root", false, nil)
 	t.pair("root + budget", "sample", "root/budget", false, nil)
 	t.pair("remote parent, @dt tag", "sample", "remote-parent", false, nil)
@@ -153,7 +154,9 @@ func (t *table) print(w io.Writer, benchtime string, count int, took time.Durati
 		})
 	}
 
-	t.section(fmt.Sprintf("Export to the loopback receiver, per span, %d attributes: otlptracehttp vs adapters/export", bench.ExportAttributes))
+	t.section(fmt.Sprintf("Export to the loopback receiver, per span, %d attributes: otlptracehttp vs adapters/export; "+
+		"gzip on: the anchor compresses every body with compress/gzip level 6, ours with klauspost/compress level 1 "+
+		"and sends a body under %d bytes as is", bench.ExportAttributes, export.DefaultCompressionMinBytes))
 	for _, gz := range []string{"off", "on"} {
 		for _, n := range bench.Batches {
 			goal := 0.2
@@ -175,7 +178,12 @@ func (t *table) print(w io.Writer, benchtime string, count int, took time.Durati
 	for _, gz := range []string{"on", "off"} {
 		row := "gzip=" + gz
 		t.pair("gzip "+gz+", invocation + flush", "invocation", row, false, func(a, o figures) string {
-			return fmt.Sprintf("export requests/invocation: anchor %.2f, ours %.2f", a.extra["req/op"], o.extra["req/op"])
+			s := fmt.Sprintf("export requests/invocation: anchor %.2f, ours %.2f; bytes/request: anchor %.0f, ours %.0f",
+				a.extra["req/op"], o.extra["req/op"], a.extra["B/req"], o.extra["B/req"])
+			if gz == "on" {
+				s += " (ours sends a body under export.DefaultCompressionMinBytes as is)"
+			}
+			return s
 		})
 		floor, ok := t.get("invocation", row, bench.Floor)
 		if !ok {
@@ -205,8 +213,9 @@ func (t *table) print(w io.Writer, benchtime string, count int, took time.Durati
 
 	if len(t.bursts) > 0 {
 		b := t.burst
-		t.section(fmt.Sprintf("%d concurrent invocations with flush on exit (function waits %s; %d bursts = %d invocations), latency per invocation",
-			b.Concurrency, b.Work, b.Rounds, b.Concurrency*b.Rounds))
+		t.section(fmt.Sprintf("%d concurrent invocations with flush on exit (function waits %s; %d bursts = %d invocations), latency per invocation; "+
+			"%d runs per side, interleaved, the run with the median p99/alone shown",
+			b.Concurrency, b.Work, b.Rounds, b.Concurrency*b.Rounds, max(t.rounds, 1)))
 		const bf = "  %-28s %9s %9s %9s %9s  %10s  %12s  %s\n"
 		t.row(bf, "", "alone", "p50", "p99", "max", "p99/alone", "requests/inv", "")
 		for _, side := range []bench.Side{bench.Bare, bench.Anchor, bench.Ours} {
