@@ -910,15 +910,7 @@ func TestCloudEventHTTPPushEnvelopeSpan(t *testing.T) {
 	r.Header.Set("traceparent", hopTP)
 	h.ServeHTTP(httptest.NewRecorder(), r)
 	s := only(t, rec)
-	if s.Name() != "subscribe orders" || s.SpanKind() != trace.SpanKindConsumer {
-		t.Errorf("span %q kind %v", s.Name(), s.SpanKind())
-	}
-	if !s.Parent().Equal(remote(t, publisherTP)) {
-		t.Errorf("parent %v, want the publisher's", s.Parent())
-	}
-	if len(s.Links()) != 1 || !s.Links()[0].SpanContext.Equal(remote(t, hopTP)) {
-		t.Errorf("links %+v, want the push request's traceparent", s.Links())
-	}
+	checkPushSpan(t, s, publisherTP, hopTP)
 	checkAttrs(t, s, map[attribute.Key]any{
 		"faas.trigger":                                  "pubsub",
 		"faas.invocation_id":                            "m-1",

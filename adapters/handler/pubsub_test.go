@@ -12,6 +12,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gcftrace/gcftrace/ports/portstest"
@@ -95,15 +96,7 @@ func TestPubSubPush(t *testing.T) {
 	if inNext.SpanID() != s.SpanContext().SpanID() {
 		t.Error("next's context does not hold the span")
 	}
-	if s.Name() != "subscribe orders" || s.SpanKind() != trace.SpanKindConsumer {
-		t.Errorf("span %q kind %v", s.Name(), s.SpanKind())
-	}
-	if !s.Parent().Equal(remote(t, publisherTP)) {
-		t.Errorf("parent %v, want the publisher's", s.Parent())
-	}
-	if len(s.Links()) != 1 || !s.Links()[0].SpanContext.Equal(remote(t, hopTP)) {
-		t.Errorf("links %+v, want the push request's traceparent", s.Links())
-	}
+	checkPushSpan(t, s, publisherTP, hopTP)
 	checkAttrs(t, s, map[attribute.Key]any{
 		"faas.trigger":                                  "pubsub",
 		"faas.invocation_id":                            "msg-1",
@@ -329,5 +322,21 @@ func TestMessageAttributes(t *testing.T) {
 				t.Errorf("messageAttributes(%#v) = %v, want %v", tt.give, got, tt.want)
 			}
 		})
+	}
+}
+
+// checkPushSpan checks the span of a Pub/Sub push to topic "orders": a
+// consumer span named after the topic, the child of the publisher's
+// context (publisherTP), linked to the push request's own (hopTP).
+func checkPushSpan(t *testing.T, s sdktrace.ReadOnlySpan, publisherTP, hopTP string) {
+	t.Helper()
+	if s.Name() != "subscribe orders" || s.SpanKind() != trace.SpanKindConsumer {
+		t.Errorf("span %q kind %v", s.Name(), s.SpanKind())
+	}
+	if !s.Parent().Equal(remote(t, publisherTP)) {
+		t.Errorf("parent %v, want the publisher's", s.Parent())
+	}
+	if len(s.Links()) != 1 || !s.Links()[0].SpanContext.Equal(remote(t, hopTP)) {
+		t.Errorf("links %+v, want the push request's traceparent", s.Links())
 	}
 }
